@@ -1,0 +1,1 @@
+"""greenbench pytest plugin (being built)."""

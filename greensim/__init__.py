@@ -1,0 +1,1 @@
+"""greensim placeholder (being built)."""

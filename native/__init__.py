@@ -1,0 +1,1 @@
+"""native placeholder (being built)."""
