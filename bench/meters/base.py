@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from greensim.errors import MeterError
 
-#: Every source name a Measurement may carry.
+#: Every source name a Measurement may carry (a composite joins them: "rapl+nvml").
 SOURCES = ("rapl", "nvml", "codecarbon", "model", "null")
 
 
@@ -50,8 +50,10 @@ class Measurement:
                 raise MeterError(f"Measurement.{name} must be >= 0, got {value!r}")
         if self.duration_s <= 0:
             raise MeterError(f"Measurement.duration_s must be > 0, got {self.duration_s!r}")
-        if self.source not in SOURCES:
-            raise MeterError(f"Measurement.source must be one of {SOURCES}, got {self.source!r}")
+        if not self.source or any(part not in SOURCES for part in self.source.split("+")):
+            raise MeterError(
+                f"Measurement.source must be one of {SOURCES} or several joined by '+', got {self.source!r}"
+            )
         for key, value in self.domains.items():
             if not math.isfinite(value) or value < 0:
                 raise MeterError(f"Measurement.domains[{key!r}] must be finite and >= 0, got {value!r}")

@@ -10,4 +10,4 @@ not read off a counter carries :data:`bench.results.ESTIMATED_MARK`.
 """
 
 #: modules rendered, in this order, by bench.report (missing ones are skipped)
-FAMILIES = ("meters", "gate", "classic", "deep", "nca", "sorts")
+FAMILIES = ("meters", "gate", "classic", "deep", "nca", "sorts", "greensim")
