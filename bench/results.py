@@ -60,7 +60,7 @@ def energy(b: Bench) -> Mapping[str, Any] | None:
 
 def has_energy(b: Bench) -> bool:
     e = energy(b)
-    return bool(e) and isinstance(e.get("per_call_j"), Mapping)
+    return e is not None and isinstance(e.get("per_call_j"), Mapping)
 
 
 def energy_j(b: Bench, stat: str = "median") -> float:

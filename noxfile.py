@@ -1,0 +1,93 @@
+"""Sessions that CI and people run.  ``nox -l`` lists them.
+
+``bench`` is the main job (quick benchmark suite + report folder); ``tests``
+runs the test suite.  Both install everything they need themselves: the CPU
+build of PyTorch first (an unpinned ``torch`` would pull a multi-GB CUDA
+build), then the project with its extras (this also compiles ``native/``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "bench"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+#: PyTorch build installed before the project (override: GREENBENCH_TORCH="torch==2.5.1")
+TORCH = os.environ.get("GREENBENCH_TORCH", "torch==2.13.0")
+REPORT = Path("report")
+#: one thread for the numeric libraries unless told otherwise (see bench/threads.py)
+THREAD_ENV = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def install(session: nox.Session, extras: str = "all,test") -> None:
+    session.install("--upgrade", "pip")
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+
+
+def run_bench(session: nox.Session, size: str) -> None:
+    report = Path(session.posargs[0]) if session.posargs else REPORT
+    session.run(
+        "pytest", "bench", f"--workload-size={size}", "-p", "no:cacheprovider",
+        f"--energy-report={report}", f"--benchmark-json={report / 'results.json'}",
+        "--benchmark-sort=name", "--benchmark-columns=min,median,rounds",
+        env=THREAD_ENV,
+    )
+    run_scenarios(session, report / "results.json")
+
+
+def run_scenarios(session: nox.Session, results: Path | None) -> None:
+    scenarios = sorted(Path("greensim/scenarios").glob("*.toml"))
+    for path in scenarios:
+        args = ["python", "-m", "greensim", "run", str(path)]
+        if results is not None and results.exists():
+            args += ["--results", str(results)]
+        session.run(*args)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit, property and integration tests (never times anything)."""
+    install(session)
+    session.run("pytest", "-n", "2", *session.posargs, env=THREAD_ENV)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The main job: quick benchmark suite with energy, then the report folder (report/)."""
+    install(session)
+    run_bench(session, "quick")
+
+
+@nox.session(python=PYTHON, default=False)
+def bench_full(session: nox.Session) -> None:
+    """All benchmarks at the full size (close to the study; hours on 2 cores)."""
+    install(session)
+    run_bench(session, "full")
+
+
+@nox.session(python=PYTHON, default=False)
+def scenarios(session: nox.Session) -> None:
+    """greensim's example what-if scenarios (against report/results.json when present)."""
+    install(session, extras="test")
+    run_scenarios(session, REPORT / "results.json")
+
+
+@nox.session(python=PYTHON, default=False)
+def lint(session: nox.Session) -> None:
+    """ruff over the whole tree."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON, default=False)
+def typecheck(session: nox.Session) -> None:
+    """mypy over bench, greensim and native."""
+    install(session)
+    session.install("mypy")
+    session.run("mypy")
