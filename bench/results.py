@@ -122,8 +122,8 @@ def select(benchmarks: Iterable[Bench], *, name: str | None = None, group: str |
 
 
 def mark(text: str, estimated: bool) -> str:
-    """Append the estimated marker to a formatted figure."""
-    return f"{text}{ESTIMATED_MARK}" if estimated else text
+    """Append the estimated marker to a formatted figure ('-' for no figure stays bare)."""
+    return f"{text}{ESTIMATED_MARK}" if estimated and text != "-" else text
 
 
 def fmt_si(value: float, unit: str, digits: int = 3) -> str:
