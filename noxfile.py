@@ -54,7 +54,12 @@ def run_scenarios(session: nox.Session, results: Path | None) -> None:
 def tests(session: nox.Session) -> None:
     """Unit, property and integration tests (never times anything)."""
     install(session)
-    session.run("pytest", "-n", "2", *session.posargs, env=THREAD_ENV)
+    if session.posargs:
+        session.run("pytest", *session.posargs, env=THREAD_ENV)
+        return
+    # tests that time real work run alone: under xdist the other worker would contend with them
+    session.run("pytest", "-n", "2", "-m", "not serial", env=THREAD_ENV)
+    session.run("pytest", "-m", "serial", env=THREAD_ENV)
 
 
 @nox.session(python=PYTHON)
