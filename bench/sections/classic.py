@@ -1,0 +1,264 @@
+"""Report section: classic ML (bench/test_classic.py) next to the study's Tables 12–13.
+
+Shows energy and accuracy of KNN and every MiniBatchKMeans cluster count on
+MNIST (table and a PNG plot), the discs reconstructions, and the study's two
+comparisons (KNN vs KMeans-256, Fourier vs KMeans-2) as ratios measured here
+beside the ratios the study published.  Entries are read only through
+:mod:`bench.results`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import results as r
+
+TITLE = "Classic ML: KNN vs KMeans on MNIST, Fourier vs KMeans on three discs"
+
+GROUP_MNIST = "classic-mnist"
+GROUP_DISCS = "classic-discs"
+PLOT_FILE = "classic-energy-vs-accuracy.png"
+
+# The study's figures (Green AI guide, Tables 12 and 13; CodeCarbon on an Intel
+# i7-10510U laptop, CPU power taken as a constant 12.5 W, so estimated).
+# At one carbon intensity, a CO2 ratio equals the energy ratio.
+#: KNN (k=3) on MNIST — Table 12
+STUDY_KNN = {"co2e_kg": 1.0702e-08, "time_s": 0.1046, "accuracy": 0.9447}
+#: MiniBatchKMeans, 256 clusters mapped to majority labels, on MNIST — Table 12
+STUDY_KMEANS_256 = {"co2e_kg": 4.9832e-07, "time_s": 9.707, "accuracy": 0.9014}
+#: fft2 then ifft2 of the 256×256 three-discs image — Table 13
+STUDY_FOURIER = {"co2e_kg": 1.7220e-09, "time_s": 0.003523}
+#: KMeans, 2 clusters on the pixels of the same image — Table 13
+STUDY_KMEANS_2 = {"co2e_kg": 4.4933e-09, "time_s": 0.02618}
+#: the study's figures are CodeCarbon estimates, not counter readings
+STUDY_ESTIMATED = True
+
+
+def _first(benchmarks: Sequence[r.Bench], name: str, group: str) -> r.Bench | None:
+    found = r.select(benchmarks, name=name, group=group)
+    return found[0] if found else None
+
+
+def _ratio(num: float, den: float) -> float:
+    if not (math.isfinite(num) and math.isfinite(den)) or den <= 0:
+        return math.nan
+    return num / den
+
+
+def _energy(b: r.Bench) -> str:
+    """Median energy per call, marked estimated; '-' (unmarked) when there is none."""
+    return r.fmt_energy(b) if math.isfinite(r.energy_j(b)) else "-"
+
+
+def _fmt_j(value: float, estimated: bool) -> str:
+    return r.mark(r.fmt_si(value, "J"), estimated) if math.isfinite(value) else "-"
+
+
+def _fmt_ratio(value: float, estimated: bool = False) -> str:
+    if not math.isfinite(value):
+        return "-"
+    text = f"{value:.3g}×"
+    return r.mark(text, estimated)
+
+
+def _fmt_num(value: float, fmt: str = ".3f", signed: bool = False) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return format(value, ("+" if signed else "") + fmt)
+
+
+def _kmeans_entries(benchmarks: Sequence[r.Bench]) -> list[tuple[int, r.Bench]]:
+    out = []
+    for b in r.select(benchmarks, name="test_kmeans_mnist", group=GROUP_MNIST):
+        k = r.extra(b, "n_clusters")
+        if isinstance(k, int):
+            out.append((k, b))
+    return sorted(out, key=lambda kb: kb[0])
+
+
+def _mnist_table(fit: r.Bench | None, predict: r.Bench | None,
+                 kmeans: list[tuple[int, r.Bench]]) -> tuple[list[str], float, float, bool]:
+    """Rows of the MNIST table, plus KNN fit+predict energy (J), time (s) and whether estimated."""
+    lines = [
+        "| workload | time (median) | energy (median) | energy / 1,000 predictions | accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    knn_e = knn_t = math.nan
+    knn_est = True
+    if fit is not None:
+        lines.append(f"| KNN k=3 fit | {r.fmt_si(r.time_s(fit), 's')} | {_energy(fit)} | - | - |")
+    if predict is not None:
+        n_test = r.extra(predict, "n_test")
+        per_k = (r.energy_j(predict) * 1000 / n_test) if isinstance(n_test, int) and n_test > 0 else math.nan
+        acc = r.quality(predict).get("accuracy", math.nan)
+        lines.append(
+            f"| KNN k=3 predict ({n_test} digits) | {r.fmt_si(r.time_s(predict), 's')} | "
+            f"{_energy(predict)} | {_fmt_j(per_k, r.is_estimated(predict))} | "
+            f"{_fmt_num(acc)} |"
+        )
+    if fit is not None and predict is not None:
+        knn_e = r.energy_j(fit) + r.energy_j(predict)
+        knn_t = r.time_s(fit) + r.time_s(predict)
+        knn_est = r.is_estimated(fit) or r.is_estimated(predict)
+        acc = r.quality(predict).get("accuracy", math.nan)
+        lines.append(
+            f"| **KNN k=3 fit + predict** | {r.fmt_si(knn_t, 's')} | "
+            f"{_fmt_j(knn_e, knn_est)} | - | {_fmt_num(acc)} |"
+        )
+    for k, b in kmeans:
+        acc = r.quality(b).get("accuracy", math.nan)
+        lines.append(
+            f"| MiniBatchKMeans {k} clusters (fit + label + predict) | {r.fmt_si(r.time_s(b), 's')} | "
+            f"{_energy(b)} | - | {_fmt_num(acc)} |"
+        )
+    return lines, knn_e, knn_t, knn_est
+
+
+def _plot(knn: tuple[float, float, float, bool] | None, kmeans: list[tuple[int, r.Bench]],
+          out_dir: Path) -> str:
+    """Energy (or, without energy, time) against accuracy; returns the file name or ''."""
+    points: list[tuple[str, float, float, float]] = []  # label, energy J, time s, accuracy
+    estimated = any(r.is_estimated(b) for _, b in kmeans)
+    if knn is not None:
+        points.append(("KNN k=3 (fit + predict)", *knn[:3]))
+        estimated = estimated or knn[3]
+    for k, b in kmeans:
+        points.append((f"KMeans {k}", r.energy_j(b), r.time_s(b), r.quality(b).get("accuracy", math.nan)))
+    points = [p for p in points if math.isfinite(p[3])]
+    if not points:
+        return ""
+    use_energy = all(math.isfinite(p[1]) and p[1] > 0 for p in points)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    for label, e_j, t_s, acc in points:
+        x = e_j if use_energy else t_s
+        colour = "tab:red" if label.startswith("KNN") else "tab:blue"
+        ax.scatter([x], [acc], color=colour, zorder=3)
+        ax.annotate(label, (x, acc), textcoords="offset points", xytext=(5, -10), fontsize=8)
+    ax.set_xscale("log")
+    if use_energy:
+        ax.set_xlabel("energy per run (J, estimated)" if estimated else "energy per run (J)")
+    else:
+        ax.set_xlabel("time per run (s; no energy recorded)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("MNIST: KNN vs MiniBatchKMeans (majority-label accuracy)")
+    ax.grid(True, which="both", alpha=0.3)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out_dir / PLOT_FILE, dpi=110)
+    return PLOT_FILE
+
+
+def _comparisons(knn: tuple[float, float, float, bool] | None, km256: r.Bench | None,
+                 fourier: r.Bench | None, km2: r.Bench | None) -> list[str]:
+    lines = [
+        "| comparison (ML ÷ simpler) | energy ratio, here | time ratio, here | quality Δ, here | "
+        "energy (= CO2) ratio, study | time ratio, study | quality Δ, study |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    study_e = _ratio(STUDY_KMEANS_256["co2e_kg"], STUDY_KNN["co2e_kg"])
+    study_t = _ratio(STUDY_KMEANS_256["time_s"], STUDY_KNN["time_s"])
+    study_q = STUDY_KMEANS_256["accuracy"] - STUDY_KNN["accuracy"]
+    e = t = q = math.nan
+    est = True
+    if knn is not None and km256 is not None:
+        knn_e, knn_t, knn_acc, knn_est = knn
+        e = _ratio(r.energy_j(km256), knn_e)
+        t = _ratio(r.time_s(km256), knn_t)
+        q = r.quality(km256).get("accuracy", math.nan) - knn_acc
+        est = knn_est or r.is_estimated(km256)
+    lines.append(
+        f"| MiniBatchKMeans-256 ÷ KNN k=3 (fit + predict) | {_fmt_ratio(e, est)} | {_fmt_ratio(t)} | "
+        f"accuracy {_fmt_num(q, signed=True)} | {_fmt_ratio(study_e, STUDY_ESTIMATED)} | "
+        f"{_fmt_ratio(study_t)} | accuracy {_fmt_num(study_q, signed=True)} |"
+    )
+    study_e = _ratio(STUDY_KMEANS_2["co2e_kg"], STUDY_FOURIER["co2e_kg"])
+    study_t = _ratio(STUDY_KMEANS_2["time_s"], STUDY_FOURIER["time_s"])
+    e = t = math.nan
+    quality_text = "-"
+    est = True
+    if fourier is not None and km2 is not None:
+        e = _ratio(r.energy_j(km2), r.energy_j(fourier))
+        t = _ratio(r.time_s(km2), r.time_s(fourier))
+        est = r.is_estimated(km2) or r.is_estimated(fourier)
+        qf, qk = r.quality(fourier), r.quality(km2)
+        d_iou = qk.get("iou", math.nan) - qf.get("iou", math.nan)
+        d_psnr = qk.get("psnr_db", math.nan) - qf.get("psnr_db", math.nan)
+        quality_text = f"IoU {_fmt_num(d_iou, signed=True)}, PSNR {_fmt_num(d_psnr, '.1f', signed=True)} dB"
+    lines.append(
+        f"| KMeans-2 ÷ Fourier (fft2 + ifft2), discs image | {_fmt_ratio(e, est)} | {_fmt_ratio(t)} | "
+        f"{quality_text} | {_fmt_ratio(study_e, STUDY_ESTIMATED)} | {_fmt_ratio(study_t)} | not reported |"
+    )
+    return lines
+
+
+def render(benchmarks: list[dict], out_dir: Path) -> str:
+    fit = _first(benchmarks, "test_knn_fit", GROUP_MNIST)
+    predict = _first(benchmarks, "test_knn_predict", GROUP_MNIST)
+    kmeans = _kmeans_entries(benchmarks)
+    fourier = _first(benchmarks, "test_discs_fourier", GROUP_DISCS)
+    km2 = _first(benchmarks, "test_discs_kmeans", GROUP_DISCS)
+    if not any((fit, predict, kmeans, fourier, km2)):
+        return ""
+
+    parts: list[str] = []
+    any_mnist = next((b for b in (fit, predict, *(b for _, b in kmeans)) if b is not None), None)
+    if any_mnist is not None:
+        n_train, n_test = r.extra(any_mnist, "n_train", "?"), r.extra(any_mnist, "n_test", "?")
+        parts.append(
+            f"MNIST source `{r.extra(any_mnist, 'dataset', '?')}`, "
+            f"{n_train} training / {n_test} test digits "
+            f"(stratified, seed {r.extra(any_mnist, 'seed', '?')}), workload size "
+            f"`{r.extra(any_mnist, 'workload_size', '?')}`. Energy and time are medians per run."
+        )
+        table, knn_e, knn_t, knn_est = _mnist_table(fit, predict, kmeans)
+        parts.append("\n".join(table))
+        knn_acc = r.quality(predict).get("accuracy", math.nan) if predict is not None else math.nan
+        plot = _plot((knn_e, knn_t, knn_acc, knn_est) if fit is not None and predict is not None else None,
+                     kmeans, out_dir)
+        if plot:
+            parts.append(f"![energy vs accuracy, KNN and MiniBatchKMeans]({plot})")
+    else:
+        knn_e = knn_t = knn_acc = math.nan
+        knn_est = True
+
+    if fourier is not None or km2 is not None:
+        rows = [
+            "| method | time (median) | energy (median) | IoU | PSNR (dB) | picture |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, b in (("Fourier: fft2 + ifft2", fourier), ("KMeans, 2 clusters on pixels", km2)):
+            if b is None:
+                continue
+            q = r.quality(b)
+            arts = r.extra(b, "artifacts", []) or []
+            pic = f"[png](artifacts/{arts[0]})" if arts else "-"
+            iou, psnr = _fmt_num(q.get("iou", math.nan)), _fmt_num(q.get("psnr_db", math.nan), ".1f")
+            rows.append(
+                f"| {label} | {r.fmt_si(r.time_s(b), 's')} | {_energy(b)} | {iou} | {psnr} | {pic} |"
+            )
+        parts.append("Rebuilding the 256×256 three-discs image (PSNR capped at float64 resolution, 313 dB):")
+        parts.append("\n".join(rows))
+
+    knn_tuple = (knn_e, knn_t, knn_acc, knn_est) if fit is not None and predict is not None else None
+    km256 = next((b for k, b in kmeans if k == 256), None)
+    parts.append("The study's comparisons (Green AI guide, Tables 12–13), measured here and as published:")
+    parts.append("\n".join(_comparisons(knn_tuple, km256, fourier, km2)))
+    ours = [b for b in (fit, predict, *(b for _, b in kmeans), fourier, km2) if b is not None]
+    contended = sum(1 for b in ours if (r.energy(b) or {}).get("contended_rounds", 0))
+    if contended:
+        parts.append(
+            f"{contended} of these {len(ours)} benchmarks had rounds run while other processes were busy: "
+            "wall times stretch under contention more than the CPU-time energy estimate does, so here "
+            "the time ratios are less trustworthy than the energy ratios."
+        )
+    parts.append(
+        "Study: CodeCarbon on an i7-10510U laptop (CPU power a constant 12.5 W), so its ratios are "
+        "estimates too; at one carbon intensity its CO2 ratio is its energy ratio. Quality Δ is "
+        f"ML minus simpler. {r.ESTIMATED_LEGEND}."
+    )
+    return "\n\n".join(parts) + "\n"
