@@ -150,11 +150,14 @@ def workload_device(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def energy_meter(request: pytest.FixtureRequest) -> Any:
-    """The session's energy meter (``--energy-meter``), for benchmarks that measure by hand."""
+    """A meter of the session's kind (``--energy-meter``), for benchmarks that measure by hand.
+
+    A fresh instance: the session's own meter is busy bracketing the round.
+    """
     es = _session(request.config)
     if es is None:
         pytest.skip("greenbench plugin session not configured")
-    return es.meter
+    return es.fresh_meter()
 
 
 @pytest.fixture(scope="session")

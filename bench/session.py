@@ -36,6 +36,7 @@ class EnergySession:
     rule: gate.GateRule | None = None
     any_meter: bool = False
     device: str = "cpu"
+    meter_name: str = "auto"
     _meter: Meter | None = None
     blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
     baseline_machine_info: dict[str, Any] | None = None
@@ -47,9 +48,16 @@ class EnergySession:
 
     @property
     def meter(self) -> Meter:
+        """The meter bracketing every benchmark round (one window at a time)."""
         if self._meter is None:
             self._meter = self.meter_factory()
         return self._meter
+
+    def fresh_meter(self) -> Meter:
+        """Another meter of the same kind, for windows inside a measured round."""
+        from bench.meters import get_meter, probe
+
+        return probe().meter if self.meter_name == "auto" else get_meter(self.meter_name)
 
     # -- per benchmark ---------------------------------------------------
     def attach(self, fixture: Any) -> RoundRecorder:
@@ -118,7 +126,6 @@ def fmt(value: float, unit: str) -> str:
 def make_session(option: Any) -> EnergySession:
     """Build the session from parsed options; bad options raise GreenbenchError."""
     from bench.carbon import resolve_intensity
-
     from bench.meters import get_meter
 
     name = str(getattr(option, "energy_meter", "auto"))
@@ -135,6 +142,7 @@ def make_session(option: Any) -> EnergySession:
         rule=rule,
         any_meter=bool(getattr(option, "energy_compare_any_meter", False)),
         device=str(getattr(option, "workload_device", "cpu")),
+        meter_name=name,
     )
 
 
