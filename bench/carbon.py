@@ -49,6 +49,6 @@ def resolve_intensity(intensity_g_per_kwh: float | None = None, region: str | No
     if region is not None:
         import greensim  # light import; the table is read lazily
 
-        value = float(greensim.intensity_g_per_kwh(region))
-        return Intensity(value, f"{region} {value:.0f} g/kWh (greensim yearly table)")
+        rec = greensim.intensity_record(region)
+        return Intensity(float(rec.intensity_g_per_kwh), f"{rec.label}: {rec.intensity_g_per_kwh:.0f} g/kWh (greensim)")
     return Intensity(WORLD_AVERAGE_G_PER_KWH, WORLD_AVERAGE_LABEL)

@@ -1,0 +1,149 @@
+"""Render a :class:`~greensim.scenario.ScenarioResult`: rich table, JSON, PNG.
+
+rich and matplotlib are imported only when used, so ``import greensim`` stays light.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from greensim.errors import ConfigError
+from greensim.scenario import Projection, ScenarioResult
+
+PROJECTED_NOTE = "projected (estimated): model outputs, not measurements"
+
+
+def fmt_si(value: float | None, unit: str, digits: int = 3) -> str:
+    """``fmt_si(0.0123, 'J') -> '12.3 mJ'``; None/NaN -> '-'."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if value == 0:
+        return f"0 {unit}"
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"),
+                          (1e-9, "n"), (1e-12, "p")):
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}"
+
+
+def fmt_factor(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return "∞"
+    return f"{value:.3g}×" if abs(value) < 1000 else f"{value:,.0f}×"
+
+
+def _rows(result: ScenarioResult) -> list[Projection]:
+    return ([result.baseline] if result.baseline is not None else []) + list(result.rows)
+
+
+def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
+    """Print the what-if table with rich (to ``file``, default stdout)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    sc = result.scenario
+    table = Table(title=f"{sc.title} — {PROJECTED_NOTE}", title_justify="left")
+    for col, justify in (("projection", "left"), ("energy (facility)", "right"), ("PUE", "right"),
+                         ("intensity", "right"), ("grid", "left"), ("CO2e", "right"),
+                         ("energy gain", "right"), ("CO2e gain", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in _rows(result):
+        table.add_row(row.name, fmt_si(row.facility_energy_j, "J") + "*", f"{row.pue:g}",
+                      f"{row.intensity_g_per_kwh:.4g} g/kWh", row.intensity_label,
+                      fmt_si(row.co2e_g, "g") + "*",
+                      fmt_factor(row.energy_factor_vs_baseline), fmt_factor(row.co2e_factor_vs_baseline))
+    console = Console(file=file, width=160, markup=False, highlight=False)
+    console.print(table)
+    if result.source is not None:
+        src = result.source
+        kind = ("estimated, not read off a hardware counter" if src.estimated
+                else "read off a hardware counter")
+        where = f" from {src.results}" if src.results else ""
+        console.print(f"source: {src.label}{where}: {fmt_si(src.energy_j, 'J')} per call ({kind}"
+                      f"{', meter ' + src.meter if src.meter else ''})")
+    else:
+        console.print("source: none (each row gives its own energy); gains vs baseline not computed")
+    console.print("* projected/estimated.  gain = baseline ÷ row (>1: the row is better).")
+    for row in result.rows:
+        if row.notes:
+            console.print(f"  {row.name}: {'; '.join(row.notes)}")
+        if row.window is not None:
+            w = row.window
+            starts = w["best_starts_utc"]
+            more = " …" if len(starts) > 3 else ""
+            console.print(f"  {row.name}: now {w['now_utc']} at {w['now_g_per_kwh']:.4g} g/kWh → best "
+                          f"start(s) {', '.join(starts[:3])}{more} at {w['best_g_per_kwh']:.4g} g/kWh "
+                          f"({w['saving_vs_now_fraction']:.1%} less than now)")
+    for key, version in result.data_versions.items():
+        console.print(f"data: {key}: {version}")
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+def write_atomic(path: str | Path, writer: Callable[[IO[bytes]], None], what: str) -> None:
+    """Write via a temporary file in the same folder, then rename over ``path``."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ConfigError(f"{what} {target}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            writer(fh)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ConfigError(f"{what} {target}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_json_text(result: ScenarioResult) -> str:
+    return json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(result: ScenarioResult, path: str | Path) -> None:
+    data = to_json_text(result).encode("utf-8")
+
+    def _write(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    write_atomic(path, _write, "--json")
+
+
+def plot(result: ScenarioResult, path: str | Path) -> None:
+    """Two bar panels (facility energy, CO2e; log scale), labelled projected/estimated."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
+
+    rows = _rows(result)
+    names = [r.name for r in rows]
+    fig = Figure(figsize=(11, 0.45 * len(rows) + 1.6))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, values, label, color in (
+        (axes[0], [r.facility_energy_j for r in rows], "facility energy (J, projected)", "#4477aa"),
+        (axes[1], [r.co2e_g for r in rows], "CO2e (g, projected)", "#228833"),
+    ):
+        ax.barh(range(len(rows)), [max(v, 1e-300) for v in values], color=color)
+        if all(v > 0 for v in values):
+            ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(rows)), names)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"{result.scenario.title}\n{PROJECTED_NOTE}", fontsize=10)
+    fig.tight_layout()
+
+    def _save(fh: Any) -> None:
+        fig.savefig(fh, format="png", dpi=100)
+
+    write_atomic(path, _save, "--plot")

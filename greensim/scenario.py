@@ -1,0 +1,699 @@
+"""What-if scenario files (TOML): take one measured energy, list projections.
+
+Shape (every table optional except at least one ``[[project]]``)::
+
+    title = "KNN on MNIST: what if ..."
+    description = "free text"
+
+    [source]                 # where the measured energy comes from
+    results = "results.json" # pytest-benchmark JSON, relative to this file (or --results)
+    benchmark = "test_knn*"  # name or fullname; shell-style pattern allowed (first match with energy)
+    stat = "median"          # which per-call statistic of extra_info.energy.per_call_j
+    # or, standalone:
+    energy_j = 15260.0       # J per call, typed in
+    estimated = true         # was it read off a hardware counter? (default true)
+    label = "NCA training on a T4 (study)"
+
+    [baseline]               # "now, here": what the savings are against
+    region = "WORLD"         # yearly intensity (greensim regions)
+    pue = 1.0                # the measuring machine had no data-centre overhead
+    calls = 1                # multiply the per-call energy (e.g. 1e6 inferences)
+    intensity_table = "auto"
+
+    [[project]]              # one row of the what-if table
+    name = "Google-class DC in Sweden"
+    energy_j = 2.0           # overrides the source's per-call energy
+    calls = 1000
+    region = "SE"
+    pue = 1.10
+    architecture = "harvard" # + ops = 1e9 (absolute), or scale the measured energy
+    op_mix = { fp32_mac = 1e9, sram_8kb_read_64b = 2e8 }   # Horowitz 45 nm op counts
+    spike_rate = 0.1         # + timesteps (+ macs for absolute energies; snn_model, neurons)
+    four_m = { model = 4, machine = 3 }                    # Patterson et al. 2022 factors
+    window = { region = "GB", start = 2023-06-01T00:00:00Z, job_h = 4, deadline_h = 24 }
+
+Every error names the file, the table/key and what was expected, as one line
+(:class:`greensim.errors.ScenarioError`).  All results are projections
+(model outputs): they are labelled projected/estimated everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from greensim import _check
+from greensim.architectures import ARCHITECTURES, HOROWITZ_45NM, op_mix_energy_j, ops_energy_j
+from greensim.errors import ConfigError, DataError, GreenbenchError, ScenarioError
+from greensim.intensity import TABLES, intensity_record
+from greensim.levers import FourM
+from greensim.snn import MemoryAwareSnnModel, snn_vs_ann
+from greensim.units import J_PER_KWH
+
+SCHEMA = "greensim.scenario-result/1"
+SNN_MODELS = ("simple", "memory")
+STATS = ("min", "median", "mean", "max")
+DEFAULT_DEADLINE_H = 24.0
+BASELINE_NAME = "baseline (as measured, now, here)"
+
+_TOP_KEYS = ("title", "description", "source", "baseline", "project")
+_SOURCE_KEYS = ("results", "benchmark", "stat", "energy_j", "estimated", "label")
+_BASELINE_KEYS = ("region", "pue", "calls", "intensity_table", "name")
+_PROJECT_KEYS = ("name", "energy_j", "calls", "region", "intensity_table", "pue", "architecture", "ops",
+                 "op_mix", "spike_rate", "timesteps", "macs", "neurons", "snn_model", "four_m", "window",
+                 "note")
+_WINDOW_KEYS = ("region", "start", "job_h", "job_min", "deadline_h")
+_FOUR_M_KEYS = ("model", "machine", "mechanization", "map")
+
+
+# --------------------------------------------------------------------------- parsed file
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    results: Path | None = None
+    benchmark: str | None = None
+    stat: str = "median"
+    energy_j: float | None = None
+    estimated: bool = True
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    name: str = BASELINE_NAME
+    region: str = "WORLD"
+    pue: float = 1.0
+    calls: float = 1.0
+    intensity_table: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    region: str
+    job_min: float
+    deadline_min: float
+    start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    index: int
+    name: str
+    energy_j: float | None = None
+    calls: float | None = None
+    region: str | None = None
+    intensity_table: str | None = None
+    pue: float | None = None
+    architecture: str | None = None
+    ops: float | None = None
+    op_mix: Mapping[str, float] | None = None
+    spike_rate: float | None = None
+    timesteps: float | None = None
+    macs: float | None = None
+    neurons: float = 0.0
+    snn_model: str = "simple"
+    four_m: FourM | None = None
+    window: Window | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    path: Path
+    title: str
+    description: str
+    source: Source | None
+    baseline: Baseline
+    projects: tuple[Project, ...]
+
+
+class _Ctx:
+    """Builds one-line errors: ``FILE: where.key: expected ..., got ...``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.path}: {where}: {message}")
+
+    def table(self, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected a table, got {type(value).__name__} {value!r}")
+        return value
+
+    def keys(self, tbl: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+        for key in tbl:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise self.fail(where, f"unknown key '{key}'{hint}; expected one of {', '.join(allowed)}")
+
+    def checked(self, where: str, check: Any, value: Any) -> float:
+        try:
+            return float(check(where, value))
+        except ConfigError as exc:
+            raise ScenarioError(f"{self.path}: {exc}") from None
+
+    def opt_num(self, tbl: Mapping[str, Any], key: str, where: str,
+                check: Any = _check.number) -> float | None:
+        return None if key not in tbl else self.checked(f"{where}.{key}", check, tbl[key])
+
+    def opt_str(self, tbl: Mapping[str, Any], key: str, where: str) -> str | None:
+        if key not in tbl:
+            return None
+        value = tbl[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{where}.{key}", f"expected a non-empty string, got {value!r}")
+        return value.strip()
+
+    def region(self, value: str, table: str, where: str) -> str:
+        try:
+            return intensity_record(value, table).region
+        except ConfigError as exc:
+            raise ScenarioError(f"{self.path}: {where}: {exc}") from None
+
+    def intensity_table(self, tbl: Mapping[str, Any], where: str) -> str | None:
+        value = self.opt_str(tbl, "intensity_table", where)
+        if value is not None and value not in TABLES:
+            raise self.fail(f"{where}.intensity_table", f"expected one of {', '.join(TABLES)}, got {value!r}")
+        return value
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file (one-line :class:`ScenarioError` on any problem)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{p}: no such scenario file (expected a TOML what-if file)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{p}: cannot read scenario file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{p}: not valid TOML ({exc})") from None
+    return parse_scenario(data, p)
+
+
+def parse_scenario(data: Mapping[str, Any], path: str | Path = "<scenario>") -> Scenario:
+    """Validate an already-parsed TOML document (``path`` is only used in messages and
+    to resolve ``[source].results``)."""
+    ctx = _Ctx(Path(path))
+    ctx.keys(data, _TOP_KEYS, "top level")
+    title = ctx.opt_str(data, "title", "top level") or ctx.path.stem
+    description = ctx.opt_str(data, "description", "top level") or ""
+    source = _parse_source(ctx, data["source"]) if "source" in data else None
+    baseline = _parse_baseline(ctx, data.get("baseline", {}))
+    raw_projects = data.get("project")
+    if raw_projects is None:
+        raise ctx.fail("top level", "no [[project]] tables; expected at least one projection row")
+    if not isinstance(raw_projects, list) or not raw_projects:
+        raise ctx.fail("project", "expected an array of tables ([[project]]), one per projection row")
+    projects = tuple(_parse_project(ctx, i, raw, baseline) for i, raw in enumerate(raw_projects, start=1))
+    names = [pr.name for pr in projects]
+    for name in names:
+        if names.count(name) > 1:
+            raise ctx.fail("project", f"duplicate project name {name!r}; expected unique names")
+    return Scenario(path=ctx.path, title=title, description=description, source=source,
+                    baseline=baseline, projects=projects)
+
+
+def _parse_source(ctx: _Ctx, raw: Any) -> Source:
+    where = "[source]"
+    tbl = ctx.table(raw, where)
+    ctx.keys(tbl, _SOURCE_KEYS, where)
+    results = ctx.opt_str(tbl, "results", where)
+    benchmark = ctx.opt_str(tbl, "benchmark", where)
+    stat = ctx.opt_str(tbl, "stat", where) or "median"
+    if stat not in STATS:
+        raise ctx.fail(f"{where}.stat", f"expected one of {', '.join(STATS)}, got {stat!r}")
+    energy_j = ctx.opt_num(tbl, "energy_j", where, _check.non_negative)
+    estimated = tbl.get("estimated", True)
+    if not isinstance(estimated, bool):
+        raise ctx.fail(f"{where}.estimated", f"expected true or false, got {estimated!r}")
+    if energy_j is not None and (results is not None or benchmark is not None):
+        raise ctx.fail(where, "give either energy_j (standalone) or results/benchmark, not both")
+    if results is not None and benchmark is None:
+        raise ctx.fail(f"{where}.benchmark", "missing; expected the benchmark name (or pattern) to read "
+                                             "from the results file")
+    results_path = None
+    if results is not None:
+        results_path = Path(results) if Path(results).is_absolute() else ctx.path.parent / results
+    return Source(results=results_path, benchmark=benchmark, stat=stat, energy_j=energy_j,
+                  estimated=estimated, label=ctx.opt_str(tbl, "label", where))
+
+
+def _parse_baseline(ctx: _Ctx, raw: Any) -> Baseline:
+    where = "[baseline]"
+    tbl = ctx.table(raw, where)
+    ctx.keys(tbl, _BASELINE_KEYS, where)
+    table = ctx.intensity_table(tbl, where) or "auto"
+    region = ctx.opt_str(tbl, "region", where) or "WORLD"
+    return Baseline(
+        name=ctx.opt_str(tbl, "name", where) or BASELINE_NAME,
+        region=ctx.region(region, table, f"{where}.region"),
+        pue=ctx.opt_num(tbl, "pue", where, _check.pue) or 1.0,
+        calls=_default(ctx.opt_num(tbl, "calls", where, _check.non_negative), 1.0),
+        intensity_table=table,
+    )
+
+
+def _default(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _parse_datetime(ctx: _Ctx, value: Any, where: str) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0, 0), tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    raise ctx.fail(where, f"expected a UTC date-time such as 2023-06-01T00:00:00Z, got {value!r}")
+
+
+def _parse_window(ctx: _Ctx, raw: Any, where: str, row_region: str | None) -> Window:
+    from greensim.hourly import hourly_regions
+
+    tbl = ctx.table(raw, where)
+    ctx.keys(tbl, _WINDOW_KEYS, where)
+    region = ctx.opt_str(tbl, "region", where) or row_region
+    if region is None:
+        raise ctx.fail(f"{where}.region", f"missing; expected a zone with an hourly series "
+                                          f"({', '.join(hourly_regions())})")
+    if row_region is not None and region.upper() != row_region.upper():
+        raise ctx.fail(f"{where}.region", f"{region!r} differs from the row's region {row_region!r}; "
+                                          "give the region once")
+    if region.upper() not in hourly_regions():
+        raise ctx.fail(f"{where}.region", f"no hourly series for {region!r}; expected one of "
+                                          f"{', '.join(hourly_regions())}")
+    job_h = ctx.opt_num(tbl, "job_h", where, _check.positive)
+    job_min = ctx.opt_num(tbl, "job_min", where, _check.positive)
+    if (job_h is None) == (job_min is None):
+        raise ctx.fail(where, "expected exactly one of job_h or job_min (the job's length)")
+    length_min = job_min if job_min is not None else (job_h or 0.0) * 60.0
+    deadline_h = _default(ctx.opt_num(tbl, "deadline_h", where, _check.positive), DEFAULT_DEADLINE_H)
+    if deadline_h * 60.0 < length_min:
+        raise ctx.fail(f"{where}.deadline_h", f"expected a deadline >= the job length "
+                                              f"({length_min / 60:g} h), got {deadline_h:g} h")
+    start = _parse_datetime(ctx, tbl["start"], f"{where}.start") if "start" in tbl else None
+    return Window(region=region.upper(), job_min=length_min, deadline_min=deadline_h * 60.0, start=start)
+
+
+def _parse_project(ctx: _Ctx, index: int, raw: Any, baseline: Baseline) -> Project:
+    where = f"project[{index}]"
+    tbl = ctx.table(raw, where)
+    name = ctx.opt_str(tbl, "name", where)
+    if name is None:
+        raise ctx.fail(f"{where}.name", "missing; expected a short label for this row")
+    where = f"project[{index}] '{name}'"
+    ctx.keys(tbl, _PROJECT_KEYS, where)
+    num = ctx.opt_num
+    table = ctx.intensity_table(tbl, where)
+    region = ctx.opt_str(tbl, "region", where)
+    window = _parse_window(ctx, tbl["window"], f"{where}.window", region) if "window" in tbl else None
+    if region is not None and window is None:
+        region = ctx.region(region, table or baseline.intensity_table, f"{where}.region")
+    architecture = ctx.opt_str(tbl, "architecture", where)
+    if architecture is not None:
+        key = architecture.lower().replace("-", "_").replace(" ", "_")
+        if key not in ARCHITECTURES:
+            raise ctx.fail(f"{where}.architecture", f"expected one of {', '.join(ARCHITECTURES)}, "
+                                                    f"got {architecture!r}")
+        architecture = key
+    op_mix = None
+    if "op_mix" in tbl:
+        mix = ctx.table(tbl["op_mix"], f"{where}.op_mix")
+        ctx.keys(mix, HOROWITZ_45NM.op_names(), f"{where}.op_mix")
+        op_mix = {k: ctx.checked(f"{where}.op_mix.{k}", _check.non_negative, v) for k, v in mix.items()}
+    four = None
+    if "four_m" in tbl:
+        fm = ctx.table(tbl["four_m"], f"{where}.four_m")
+        ctx.keys(fm, _FOUR_M_KEYS, f"{where}.four_m")
+        four = FourM(**{k: ctx.checked(f"{where}.four_m.{k}", _check.positive, v) for k, v in fm.items()})
+    snn_model = ctx.opt_str(tbl, "snn_model", where) or "simple"
+    if snn_model not in SNN_MODELS:
+        raise ctx.fail(f"{where}.snn_model", f"expected one of {', '.join(SNN_MODELS)}, got {snn_model!r}")
+    p = Project(
+        index=index, name=name,
+        energy_j=num(tbl, "energy_j", where, _check.non_negative),
+        calls=num(tbl, "calls", where, _check.non_negative),
+        region=region, intensity_table=table,
+        pue=num(tbl, "pue", where, _check.pue),
+        architecture=architecture, ops=num(tbl, "ops", where, _check.non_negative), op_mix=op_mix,
+        spike_rate=num(tbl, "spike_rate", where, _check.fraction),
+        timesteps=num(tbl, "timesteps", where, _check.positive),
+        macs=num(tbl, "macs", where, _check.non_negative),
+        neurons=_default(num(tbl, "neurons", where, _check.non_negative), 0.0),
+        snn_model=snn_model, four_m=four, window=window,
+        note=ctx.opt_str(tbl, "note", where),
+    )
+    _check_combinations(ctx, where, tbl, p)
+    return p
+
+
+def _check_combinations(ctx: _Ctx, where: str, tbl: Mapping[str, Any], p: Project) -> None:
+    models = [k for k in ("architecture", "op_mix", "spike_rate") if k in tbl]
+    if len(models) > 1:
+        raise ctx.fail(where, f"{' and '.join(models)} are alternative energy models; use one per row")
+    if p.ops is not None and p.architecture is None:
+        raise ctx.fail(f"{where}.ops", "given without architecture; expected architecture = "
+                                       f"one of {', '.join(ARCHITECTURES)}")
+    if (p.spike_rate is None) != (p.timesteps is None):
+        raise ctx.fail(where, "spike_rate and timesteps go together; expected both")
+    for key in ("macs", "neurons", "snn_model"):
+        if key in tbl and p.spike_rate is None:
+            raise ctx.fail(f"{where}.{key}", "only applies to an SNN row; expected spike_rate and "
+                                             "timesteps too")
+    absolute = [k for k in ("ops", "op_mix", "macs") if k in tbl]
+    if p.energy_j is not None and absolute:
+        raise ctx.fail(f"{where}.energy_j", f"conflicts with {absolute[0]} (which sets the energy itself); "
+                                            "give one")
+    if p.four_m is not None:
+        if "mechanization" in tbl["four_m"] and p.pue is not None:
+            raise ctx.fail(f"{where}.four_m.mechanization", "double-counts pue (Mechanization is the PUE "
+                                                            "lever); give one")
+        if "map" in tbl["four_m"] and (p.region is not None or p.window is not None):
+            raise ctx.fail(f"{where}.four_m.map", "double-counts region/window (Map is the grid lever); "
+                                                  "give one")
+
+
+# --------------------------------------------------------------------------- measured source
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSource:
+    """The measured (or typed-in) energy per call that the scenario projects from."""
+
+    energy_j: float
+    estimated: bool
+    label: str
+    results: str | None = None
+    benchmark: str | None = None
+    stat: str = "median"
+    meter: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"energy_j_per_call": self.energy_j, "estimated": self.estimated, "label": self.label,
+                "results": self.results, "benchmark": self.benchmark, "stat": self.stat, "meter": self.meter}
+
+
+def _benchmark_energy(entry: Mapping[str, Any], stat: str) -> tuple[float, bool, str | None] | None:
+    info = entry.get("extra_info")
+    energy = info.get("energy") if isinstance(info, Mapping) else None
+    if not isinstance(energy, Mapping):
+        return None
+    per_call = energy.get("per_call_j")
+    if not isinstance(per_call, Mapping):
+        return None
+    value = per_call.get(stat)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    meter = energy.get("source")
+    return float(value), bool(energy.get("estimated", True)), str(meter) if meter is not None else None
+
+
+def read_benchmark_energy(results: str | Path, benchmark: str, stat: str = "median") -> ResolvedSource:
+    """Per-call energy of ``benchmark`` (exact name/fullname, else a shell-style pattern:
+    first match with energy) from a pytest-benchmark JSON file."""
+    p = Path(results)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{p}: no such results file (expected a pytest-benchmark JSON; "
+                        "run the benchmarks with --benchmark-json first)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{p}: not valid JSON ({exc}); expected a pytest-benchmark JSON file") from None
+    entries = data.get("benchmarks") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise DataError(f"{p}: missing the 'benchmarks' list of a pytest-benchmark JSON file")
+    entries = [e for e in entries if isinstance(e, dict)]
+    exact = [e for e in entries if benchmark in (e.get("name"), e.get("fullname"))]
+    matches = exact or [e for e in entries if fnmatch.fnmatchcase(str(e.get("name", "")), benchmark)
+                        or fnmatch.fnmatchcase(str(e.get("fullname", "")), benchmark)]
+    if not matches:
+        names = [str(e.get("name")) for e in entries]
+        close = difflib.get_close_matches(benchmark, names, n=3)
+        if close:
+            hint = f"; did you mean {', '.join(close)}?"
+        elif names:
+            hint = f"; it holds {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+        else:
+            hint = "; it holds no benchmarks"
+        raise DataError(f"{p}: no benchmark named or matching {benchmark!r}{hint}")
+    for entry in matches:
+        found = _benchmark_energy(entry, stat)
+        if found is not None:
+            energy_j, estimated, meter = found
+            name = str(entry.get("name"))
+            return ResolvedSource(energy_j=energy_j, estimated=estimated, label=f"{name} ({stat}, per call)",
+                                  results=str(p), benchmark=name, stat=stat, meter=meter)
+    raise DataError(f"{p}: benchmark {matches[0].get('name')!r} has no extra_info.energy.per_call_j.{stat} "
+                    "(expected a run with greenbench's energy measurement)")
+
+
+def resolve_source(scenario: Scenario, results: str | Path | None = None,
+                   benchmark: str | None = None) -> ResolvedSource | None:
+    """The scenario's source energy; ``results``/``benchmark`` override the file's
+    ``[source]`` (paths given here are relative to the working directory)."""
+    src = scenario.source or Source()
+    if src.energy_j is not None and (results is not None or benchmark is not None):
+        raise ScenarioError(f"{scenario.path}: [source] gives energy_j; --results/--benchmark do not apply")
+    if src.energy_j is not None:
+        return ResolvedSource(energy_j=src.energy_j, estimated=src.estimated,
+                              label=src.label or "energy_j given in the scenario")
+    name = benchmark or src.benchmark
+    path = Path(results) if results is not None else src.results
+    if path is None and name is None:
+        return None
+    if name is None:
+        raise ScenarioError(f"{scenario.path}: [source].benchmark: missing; expected the benchmark to read "
+                            f"from {path} (or pass --benchmark NAME)")
+    if path is None:
+        raise ScenarioError(f"{scenario.path}: [source].results: missing; expected the pytest-benchmark JSON "
+                            f"holding {name!r} (or pass --results PATH)")
+    resolved = read_benchmark_energy(path, name, src.stat)
+    if src.label:
+        return ResolvedSource(energy_j=resolved.energy_j, estimated=resolved.estimated, label=src.label,
+                              results=resolved.results, benchmark=resolved.benchmark, stat=resolved.stat,
+                              meter=resolved.meter)
+    return resolved
+
+
+# --------------------------------------------------------------------------- projections
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """One row of the what-if table.  A model output: projected and estimated."""
+
+    name: str
+    it_energy_j: float
+    pue: float
+    intensity_g_per_kwh: float
+    intensity_label: str
+    co2e_g: float
+    notes: tuple[str, ...] = ()
+    window: Mapping[str, Any] | None = None
+    energy_factor_vs_baseline: float | None = None
+    co2e_factor_vs_baseline: float | None = None
+
+    @property
+    def facility_energy_j(self) -> float:
+        return self.it_energy_j * self.pue
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "projected": True, "estimated": True,
+            "it_energy_j": self.it_energy_j, "pue": self.pue, "facility_energy_j": self.facility_energy_j,
+            "facility_energy_kwh": self.facility_energy_j / J_PER_KWH,
+            "intensity_g_per_kwh": self.intensity_g_per_kwh, "intensity_source": self.intensity_label,
+            "co2e_g": self.co2e_g,
+            "energy_factor_vs_baseline": _finite(self.energy_factor_vs_baseline),
+            "co2e_factor_vs_baseline": _finite(self.co2e_factor_vs_baseline),
+            "notes": list(self.notes), "window": dict(self.window) if self.window is not None else None,
+        }
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    scenario: Scenario
+    source: ResolvedSource | None
+    baseline: Projection | None
+    rows: tuple[Projection, ...]
+    data_versions: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        from greensim import __version__
+
+        return {
+            "schema": SCHEMA, "greensim_version": __version__,
+            "projected": True, "estimated": True,
+            "note": "Model outputs (projected, estimated) from the source energy; not measurements.",
+            "scenario": {"path": str(self.scenario.path), "title": self.scenario.title,
+                         "description": self.scenario.description},
+            "source": self.source.to_json() if self.source is not None else None,
+            "baseline": self.baseline.to_json() if self.baseline is not None else None,
+            "projections": [r.to_json() for r in self.rows],
+            "data_versions": dict(self.data_versions),
+            "notes": list(self.notes),
+        }
+
+
+def _ratio(a: float, b: float) -> float:
+    if b > 0:
+        return a / b
+    return math.inf if a > 0 else 1.0
+
+
+def _grid(ctx: _Ctx, where: str, region: str, table: str, used: dict[str, str]) -> tuple[float, str]:
+    try:
+        rec = intensity_record(region, table)
+    except GreenbenchError as exc:
+        raise ScenarioError(f"{ctx.path}: {where}: {exc}") from None
+    used[rec.dataset_id] = rec.data_version
+    return rec.intensity_g_per_kwh, rec.label
+
+
+def _window_grid(ctx: _Ctx, where: str, w: Window, used: dict[str, str]) -> tuple[float, str, dict[str, Any]]:
+    from greensim.hourly import hourly_series
+    from greensim.shift import best_windows
+
+    series = hourly_series(w.region)
+    used[series.dataset_id] = series.data_version
+    try:
+        now = series.index_of(w.start) if w.start is not None else 0
+        choice = best_windows(series.intensity_g_per_kwh, series.step_min, w.job_min, now_index=now,
+                              deadline_min=w.deadline_min)
+    except ConfigError as exc:
+        raise ScenarioError(f"{ctx.path}: {where}.window: {exc}") from None
+    starts = [series.time_of(i).isoformat().replace("+00:00", "Z") for i in choice.start_indices]
+    info = {
+        "region": w.region, "job_min": w.job_min, "deadline_min": w.deadline_min,
+        "now_utc": series.time_of(now).isoformat().replace("+00:00", "Z"),
+        "now_g_per_kwh": choice.now_g_per_kwh, "best_g_per_kwh": choice.best_g_per_kwh,
+        "best_starts_utc": starts, "saving_vs_now_fraction": choice.saving_fraction,
+    }
+    label = f"{w.region} hourly 2023, best {w.job_min / 60:g} h of {w.deadline_min / 60:g} h"
+    return choice.best_g_per_kwh, label, info
+
+
+def _project(ctx: _Ctx, pr: Project, base: Baseline, source: ResolvedSource | None,
+             used: dict[str, str]) -> Projection:
+    where = f"project[{pr.index}] '{pr.name}'"
+    notes: list[str] = []
+    per_call = pr.energy_j if pr.energy_j is not None else (source.energy_j if source else None)
+
+    def need_base(what: str) -> float:
+        if per_call is None:
+            raise ScenarioError(f"{ctx.path}: {where}: no energy to project for {what}; expected energy_j "
+                                "here, a [source] (or --results), or absolute counts (ops, op_mix, macs)")
+        return per_call
+
+    if pr.architecture is not None:
+        arch = ARCHITECTURES[pr.architecture]
+        if pr.ops is not None:
+            energy = ops_energy_j(pr.ops, pr.architecture)
+            notes.append(f"{pr.ops:.3g} ops × {arch.energy_per_op_j * 1e9:g} nJ/op ({arch.source})")
+        else:
+            scale = arch.energy_per_op_j / ARCHITECTURES["von_neumann"].energy_per_op_j
+            energy = need_base("architecture") * scale
+            notes.append(f"measured energy × {scale:g} ({pr.architecture} vs von_neumann per op; assumes the "
+                         "measuring machine is Von Neumann)")
+    elif pr.op_mix is not None:
+        energy = op_mix_energy_j(pr.op_mix)
+        notes.append("op mix × Horowitz 2014 45 nm energies")
+    elif pr.spike_rate is not None and pr.timesteps is not None:
+        memory = MemoryAwareSnnModel() if pr.snn_model == "memory" else None
+        model = "memory-aware (after Lemaire et al. 2022)" if memory else "simple (Horowitz 2014 E_MAC/E_AC)"
+        if pr.macs is not None:
+            ann, energy = snn_vs_ann(pr.macs, pr.spike_rate, pr.timesteps, memory=memory, neurons=pr.neurons)
+            notes.append(f"SNN {model}: {pr.macs:.3g} MACs per call, the ANN would take {ann:.3g} J per call")
+        else:
+            ann, snn = snn_vs_ann(1.0, pr.spike_rate, pr.timesteps, memory=memory, neurons=pr.neurons)
+            energy = need_base("spike_rate") * (snn / ann)
+            notes.append(f"measured energy × SNN/ANN {snn / ann:.3g}, {model}; assumes the measured "
+                         "workload is the equivalent ANN")
+    else:
+        energy = need_base("this row")
+    calls = pr.calls if pr.calls is not None else base.calls
+    energy *= calls
+    if calls != base.calls:
+        notes.append(f"× {calls:g} calls (baseline: {base.calls:g})")
+    energy_factor = co2e_extra = 1.0
+    if pr.four_m is not None:
+        energy_factor, co2e_factor = pr.four_m.energy_factor, pr.four_m.co2e_factor
+        co2e_extra = co2e_factor / energy_factor
+        energy /= energy_factor
+        notes.append(f"4M: energy ÷ {energy_factor:g}, CO2e ÷ {co2e_factor:g} (Patterson et al. 2022)")
+    pue = pr.pue if pr.pue is not None else base.pue
+    window_info = None
+    if pr.window is not None:
+        ci, label, window_info = _window_grid(ctx, where, pr.window, used)
+    else:
+        ci, label = _grid(ctx, where, pr.region or base.region, pr.intensity_table or base.intensity_table,
+                          used)
+    if pr.note:
+        notes.append(pr.note)
+    co2e = energy * pue / J_PER_KWH * ci / co2e_extra
+    return Projection(name=pr.name, it_energy_j=energy, pue=pue, intensity_g_per_kwh=ci,
+                      intensity_label=label, co2e_g=co2e, notes=tuple(notes), window=window_info)
+
+
+def run_scenario(scenario: Scenario, *, results: str | Path | None = None,
+                 benchmark: str | None = None) -> ScenarioResult:
+    """Project every row of ``scenario``; savings factors are against ``[baseline]``
+    (which needs a source energy).
+
+    ``results`` alone is ignored (with a note) by a scenario that reads no
+    benchmark, so one command line can serve every scenario file in CI.
+    """
+    ctx = _Ctx(scenario.path)
+    notes: list[str] = []
+    reads_benchmark = scenario.source is not None and scenario.source.benchmark is not None
+    if results is not None and benchmark is None and not reads_benchmark:
+        notes.append(f"--results {results} ignored: this scenario reads no benchmark")
+        results = None
+    source = resolve_source(scenario, results, benchmark)
+    used: dict[str, str] = {}
+    baseline = None
+    if source is not None:
+        b = scenario.baseline
+        ci, label = _grid(ctx, "[baseline]", b.region, b.intensity_table, used)
+        energy = source.energy_j * b.calls
+        base_notes = (f"source: {source.label}" + (" (estimated)" if source.estimated else ""),)
+        baseline = Projection(name=b.name, it_energy_j=energy, pue=b.pue, intensity_g_per_kwh=ci,
+                              intensity_label=label, co2e_g=energy * b.pue / J_PER_KWH * ci, notes=base_notes,
+                              energy_factor_vs_baseline=1.0, co2e_factor_vs_baseline=1.0)
+    rows = []
+    for pr in scenario.projects:
+        row = _project(ctx, pr, scenario.baseline, source, used)
+        if baseline is not None:
+            row = dataclasses.replace(
+                row, energy_factor_vs_baseline=_ratio(baseline.facility_energy_j, row.facility_energy_j),
+                co2e_factor_vs_baseline=_ratio(baseline.co2e_g, row.co2e_g))
+        rows.append(row)
+    return ScenarioResult(scenario=scenario, source=source, baseline=baseline, rows=tuple(rows),
+                          data_versions=dict(sorted(used.items())), notes=tuple(notes))
