@@ -34,7 +34,7 @@ def run_bench(session: nox.Session, size: str) -> None:
     report = Path(session.posargs[0]) if session.posargs else REPORT
     session.run(
         "pytest", "bench", f"--workload-size={size}", "-p", "no:cacheprovider",
-        f"--energy-report={report}", f"--benchmark-json={report / 'results.json'}",
+        f"--energy-report={report}",  # also writes report/results.json
         "--benchmark-sort=name", "--benchmark-columns=min,median,rounds",
         env=THREAD_ENV,
     )
