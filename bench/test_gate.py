@@ -26,6 +26,7 @@ LOOP = 40_000  # ~2-4 ms of pure-Python work per round here
 
 RUN = """
 import json, sys
+from bench.load import CONTENDED_OTHER_CORES, LoadProbe
 from bench.meters import get_meter, probe
 name, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 meter = probe().meter if name == "auto" else get_meter(name)
@@ -35,19 +36,29 @@ def work(n):
         total += i * i
     return total
 out = []
+load = LoadProbe()
+load.begin()
 for _ in range(rounds):
     meter.start()
     work(n)
     out.append(meter.stop().energy_j)
-print(json.dumps(out))
+    load.round_done()
+load.finish()
+contended = [c is not None and c >= CONTENDED_OTHER_CORES for c in load.per_round]
+print(json.dumps({"rounds_j": out, "contended": contended}))
 """
 
 
-def one_run(meter_name: str, scale: float) -> list[float]:
-    """Per-round energy of one run, in a fresh process."""
+def one_run(meter_name: str, scale: float) -> dict[str, list]:
+    """Per-round energy (and contention flags, as the plugin records them) of one run, in a fresh process."""
     args = [sys.executable, "-c", RUN, meter_name, str(int(LOOP * scale)), str(ROUNDS)]
     done = subprocess.run(args, capture_output=True, text=True, check=True)
-    return [float(x) for x in json.loads(done.stdout.strip().splitlines()[-1])]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def verdict(base: dict[str, list], cur: dict[str, list], rule: GateRule) -> str:
+    return decide("run", base["rounds_j"], cur["rounds_j"], rule,
+                  baseline_contended=base["contended"], current_contended=cur["contended"]).verdict
 
 
 def campaign(meter_name: str, runs: int) -> dict[str, dict[str, float]]:
@@ -58,10 +69,16 @@ def campaign(meter_name: str, runs: int) -> dict[str, dict[str, float]]:
     rates = {}
     for expr in ("min:10%", "median:10%"):
         rule = GateRule.parse(expr)
-        aa = [decide("aa", a_runs[i], a_runs[i + 1], rule).failed for i in range(runs - 1)]
-        ab = [decide("ab", a_runs[i], b_runs[i], rule).failed for i in range(runs)]
-        rates[expr] = {"false_alarm_rate": sum(aa) / len(aa), "detection_rate": sum(ab) / len(ab),
-                       "aa_pairs": len(aa), "ab_pairs": len(ab)}
+        aa = [verdict(a_runs[i], a_runs[i + 1], rule) for i in range(runs - 1)]
+        ab = [verdict(a_runs[i], b_runs[i], rule) for i in range(runs)]
+        rates[expr] = {
+            "false_alarm_rate": aa.count("regression") / len(aa),
+            "detection_rate": ab.count("regression") / len(ab),
+            "inconclusive_rate": (aa.count("inconclusive") + ab.count("inconclusive")) / (len(aa) + len(ab)),
+            "aa_pairs": len(aa), "ab_pairs": len(ab),
+        }
+    contended = sum(any(r["contended"]) for r in a_runs + b_runs)
+    rates["contended_runs"] = {"count": contended, "of": 2 * runs}
     return rates
 
 
@@ -73,11 +90,19 @@ def test_gate_false_alarms_and_detection(benchmark, energy_meter, workload_size,
     benchmark.extra_info["gate"] = {"planted_regression": PLANTED - 1, "rounds_per_run": ROUNDS, "runs": runs,
                                     "meter": energy_meter.source, "process_per_run": True, "rates": rates}
     for expr, r in rates.items():
+        if expr == "contended_runs":
+            continue
         met = r["false_alarm_rate"] <= 0.05 and r["detection_rate"] >= 0.95
         print(f"\ngate {expr}: false alarms {r['false_alarm_rate']:.0%} of {r['aa_pairs']} A/A pairs, "
-              f"detection {r['detection_rate']:.0%} of {r['ab_pairs']} planted +20% regressions "
+              f"detection {r['detection_rate']:.0%} of {r['ab_pairs']} planted +20% regressions, "
+              f"inconclusive {r['inconclusive_rate']:.0%} "
               f"(targets <= 5% / >= 95%: {'met' if met else 'NOT met'})")
+    print(f"runs with contended rounds: {rates['contended_runs']['count']} of {rates['contended_runs']['of']}")
     default = rates["min:10%"]
-    # loose bounds: catch a broken gate without failing CI on one noisy campaign
+    # loose bounds: catch a broken gate without failing CI on one noisy campaign.  A false alarm is
+    # never acceptable; detection is judged where the machine let the gate decide at all.
     assert default["false_alarm_rate"] <= 0.25
-    assert default["detection_rate"] >= 0.75
+    if rates["contended_runs"]["count"] <= runs // 2:
+        assert default["detection_rate"] >= 0.75
+    else:
+        print("most runs were contended: detection not assessed (rerun on a quiet machine)")
