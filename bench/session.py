@@ -77,13 +77,22 @@ class EnergySession:
         fixture.extra_info["energy"] = block
         self.blocks[fixture.fullname] = block
 
+    def resolved_device(self) -> str:
+        """``cpu``/``cuda``; ``auto`` resolves without importing torch if no workload did."""
+        if self.device != "auto":
+            return self.device
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            return "cuda"
+        return "cpu"
+
     # -- saved JSON ------------------------------------------------------
     def machine_info(self) -> dict[str, Any]:
         return {
             "schema_version": energy.SCHEMA_VERSION,
             "meter": self.meter.describe(),
             "threads": self.threads,
-            "device": self.device,
+            "device": self.resolved_device(),
             "intensity_g_per_kwh": self.intensity.g_per_kwh,
             "intensity_label": self.intensity.label,
             "python": platform.python_version(),
