@@ -144,7 +144,12 @@ def render_sections(benchmarks: list[R.Bench], out_dir: Path) -> tuple[list[str]
         except ModuleNotFoundError as exc:
             if exc.name == f"bench.sections.{family}":
                 continue  # family not built
-            raise
+            errors.append(f"section {family}: {type(exc).__name__}: {exc}")
+            continue
+        except Exception as exc:  # a broken section must not hide the rest of the report
+            errors.append(f"section {family}: {type(exc).__name__}: {exc}")
+            traceback.print_exc(file=sys.stderr)
+            continue
         try:
             body = module.render(benchmarks, out_dir)
         except Exception as exc:  # a broken section must not hide the rest of the report
