@@ -111,6 +111,7 @@ def summarize(
     other_cores: Sequence[float | None],
     meter_info: Mapping[str, Any],
     intensity: Intensity,
+    speed_probe_s: float | None = None,
 ) -> dict[str, Any]:
     """The ``extra_info["energy"]`` block of one benchmark (see bench.results)."""
     per_call = [r.measurement.energy_j / r.iterations for r in records]
@@ -164,6 +165,7 @@ def summarize(
         "other_cores_busy": statistics.fmean(known) if known else None,
         "contended_rounds": n_contended,
         "contended": contended,
+        "speed_probe_s": speed_probe_s,
         "warnings": warnings,
         "notes": notes,
     }

@@ -17,7 +17,13 @@ Method (documented in the README, "How the gate decides"):
    (and so its modelled energy) by up to 2x here.
 3. **Minimum effect size.** A change smaller than the threshold (``10%``)
    never fails, however sure we are of it.
-4. **How sure: a percentile bootstrap.**  Rounds are resampled with
+4. **Host speed taken out.** On shared VMs the host's other tenants slow a
+   whole run down with no trace in ``/proc/stat``: here the same loop's CPU
+   time (so the model's energy) moved +-12% between runs while its ratio to a
+   fixed probe loop stayed within +-3%.  Each benchmark records the fastest
+   of its probe timings (bench.load.speed_probe_s); this run's energies are
+   divided by (this run's probe / the baseline's) before comparing.
+5. **How sure: a percentile bootstrap.**  Rounds are resampled with
    replacement within each run (B = 2000, fixed seed) and the statistic's
    ratio recomputed; *confidence* is the share of resamples whose increase
    exceeds the threshold.  Rounds of one run are **not** independent samples
@@ -27,7 +33,7 @@ Method (documented in the README, "How the gate decides"):
    runs; the threshold must cover run-to-run drift, which the
    ``bench/test_gate.py`` benchmark measures (false-alarm and detection
    rates on this machine).
-5. **Verdicts.** ``regression`` (increase > threshold with confidence >=
+6. **Verdicts.** ``regression`` (increase > threshold with confidence >=
    95%: fails the run), ``inconclusive`` (increase > threshold but less sure,
    or fewer than 3 clean rounds: shown, never fails), ``improved``, ``ok``,
    ``skipped`` (no energy data in one of the runs).
@@ -35,6 +41,7 @@ Method (documented in the README, "How the gate decides"):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -188,14 +195,36 @@ def compare_entries(
         return Verdict(name, "skipped", math.nan, 0.0, math.nan, math.nan, (0, 0), "baseline has no energy data")
     if not isinstance(cur_e, Mapping) or not cur_e.get("rounds_j"):
         return Verdict(name, "skipped", math.nan, 0.0, math.nan, math.nan, (0, 0), "this run has no energy data")
-    return decide(
+    current_rounds = list(cur_e["rounds_j"])
+    note = ""
+    speed = host_speed_ratio(base_e.get("speed_probe_s"), cur_e.get("speed_probe_s"))
+    if speed is not None:
+        # the host ran this run `speed` times slower: take that out before judging the code
+        current_rounds = [x / speed for x in current_rounds]
+        if abs(speed - 1) >= 0.01:
+            note = f"host {abs(speed - 1):.0%} {'slower' if speed > 1 else 'faster'} than for the baseline (normalised)"
+    v = decide(
         name,
         base_e["rounds_j"],
-        cur_e["rounds_j"],
+        current_rounds,
         rule,
         baseline_contended=base_e.get("contended"),
         current_contended=cur_e.get("contended"),
     )
+    if note:
+        v = dataclasses.replace(v, reason="; ".join(filter(None, [note, v.reason])))
+    return v
+
+
+def host_speed_ratio(baseline_probe_s: Any, current_probe_s: Any) -> float | None:
+    """How much slower the host ran this run than the baseline (bench.load.speed_probe_s), or None."""
+    try:
+        b, c = float(baseline_probe_s), float(current_probe_s)
+    except (TypeError, ValueError):
+        return None
+    if not (b > 0 and c > 0 and math.isfinite(b) and math.isfinite(c)):
+        return None
+    return c / b
 
 
 def meter_of(machine_info: Mapping[str, Any] | None) -> str | None:

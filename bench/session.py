@@ -72,7 +72,7 @@ class EnergySession:
         records, other = recorder.kept(len(data))
         if not records:
             return
-        block = energy.summarize(records, other, self.meter.describe(), self.intensity)
+        block = energy.summarize(records, other, self.meter.describe(), self.intensity, recorder.probe.speed_s)
         block["threads"] = self.threads
         fixture.extra_info["energy"] = block
         self.blocks[fixture.fullname] = block

@@ -16,12 +16,12 @@ import sys
 
 import pytest
 
-from bench.gate import GateRule, decide
+from bench.gate import GateRule, compare_entries
 
-RUNS = {"quick": 12, "full": 40}
-ROUNDS = 15
+RUNS = {"quick": 20, "full": 60}
+ROUNDS = 30
 PLANTED = 1.20
-LOOP = 40_000  # ~2-4 ms of pure-Python work per round here
+LOOP = 80_000  # ~3 ms of pure-Python work per round here
 
 
 RUN = """
@@ -45,7 +45,7 @@ for _ in range(rounds):
     load.round_done()
 load.finish()
 contended = [c is not None and c >= CONTENDED_OTHER_CORES for c in load.per_round]
-print(json.dumps({"rounds_j": out, "contended": contended}))
+print(json.dumps({"rounds_j": out, "contended": contended, "speed_probe_s": load.speed_s}))
 """
 
 
@@ -57,8 +57,9 @@ def one_run(meter_name: str, scale: float) -> dict[str, list]:
 
 
 def verdict(base: dict[str, list], cur: dict[str, list], rule: GateRule) -> str:
-    return decide("run", base["rounds_j"], cur["rounds_j"], rule,
-                  baseline_contended=base["contended"], current_contended=cur["contended"]).verdict
+    """The plugin's decision for two runs (contention dropped, host speed normalised)."""
+    baseline = {"extra_info": {"energy": base}}
+    return compare_entries(baseline, {"name": "run", "extra_info": {"energy": cur}}, rule).verdict
 
 
 def campaign(meter_name: str, runs: int) -> dict[str, dict[str, float]]:

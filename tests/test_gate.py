@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.gate import MIN_ROUNDS, GateRule, compare_entries, decide, meter_of
+from bench.gate import MIN_ROUNDS, GateRule, compare_entries, decide, host_speed_ratio, meter_of
 from greensim.errors import ConfigError
 
 
@@ -142,3 +142,28 @@ def test_more_expensive_never_looks_better(base: list[float], factor: float) -> 
     if factor > 1.1 + 1e-9:
         # a real increase beyond the threshold is flagged, as sure or as unsure as the rounds allow
         assert v.verdict in ("regression", "inconclusive")
+
+
+def test_host_speed_ratio() -> None:
+    assert host_speed_ratio(1e-4, 1.5e-4) == pytest.approx(1.5)
+    assert host_speed_ratio(None, 1e-4) is None
+    assert host_speed_ratio(0.0, 1e-4) is None
+    assert host_speed_ratio("x", 1e-4) is None
+
+
+def test_a_slower_host_is_not_a_regression() -> None:
+    # the same code on a host running 40% slower: energy +40%, probe +40%
+    base = {"rounds_j": [1.0] * 10, "speed_probe_s": 1e-4}
+    cur = {"rounds_j": [1.4] * 10, "speed_probe_s": 1.4e-4}
+    v = compare_entries({"extra_info": {"energy": base}}, {"name": "x", "extra_info": {"energy": cur}}, RULE)
+    assert v.verdict == "ok"
+    assert v.change == pytest.approx(0.0)
+    assert "host 40% slower" in v.reason
+
+
+def test_a_regression_on_a_faster_host_is_still_caught() -> None:
+    base = {"rounds_j": [1.0] * 10, "speed_probe_s": 1e-4}
+    cur = {"rounds_j": [1.2] * 10, "speed_probe_s": 0.8e-4}  # +50% work, host 20% faster
+    v = compare_entries({"extra_info": {"energy": base}}, {"name": "x", "extra_info": {"energy": cur}}, RULE)
+    assert v.verdict == "regression"
+    assert v.change == pytest.approx(0.5)
