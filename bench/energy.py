@@ -111,7 +111,9 @@ def summarize(
     other_cores: Sequence[float | None],
     meter_info: Mapping[str, Any],
     intensity: Intensity,
+    *,
     speed_probe_s: float | None = None,
+    speed_probes_s: Sequence[float] = (),
 ) -> dict[str, Any]:
     """The ``extra_info["energy"]`` block of one benchmark (see bench.results)."""
     per_call = [r.measurement.energy_j / r.iterations for r in records]
@@ -166,6 +168,7 @@ def summarize(
         "contended_rounds": n_contended,
         "contended": contended,
         "speed_probe_s": speed_probe_s,
+        "speed_probes_s": list(speed_probes_s),
         "warnings": warnings,
         "notes": notes,
     }

@@ -20,9 +20,10 @@ Method (documented in the README, "How the gate decides"):
 4. **Host speed taken out.** On shared VMs the host's other tenants slow a
    whole run down with no trace in ``/proc/stat``: here the same loop's CPU
    time (so the model's energy) moved +-12% between runs while its ratio to a
-   fixed probe loop stayed within +-3%.  Each benchmark records the fastest
-   of its probe timings (bench.load.speed_probe_s); this run's energies are
-   divided by (this run's probe / the baseline's) before comparing.
+   fixed probe loop stayed within +-3%.  Each benchmark times that probe
+   through its run (bench.load.speed_probe_s); each run's statistic is
+   divided by its fastest probe before comparing, and the bootstrap
+   resamples the probes too, so an uncertain floor lowers the confidence.
 5. **How sure: a percentile bootstrap.**  Rounds are resampled with
    replacement within each run (B = 2000, fixed seed) and the statistic's
    ratio recomputed; *confidence* is the share of resamples whose increase
@@ -41,7 +42,6 @@ Method (documented in the README, "How the gate decides"):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -56,6 +56,9 @@ from greensim.errors import ConfigError
 BOOTSTRAP_RESAMPLES = 2000
 #: share of resamples that must exceed the threshold to call a regression (95% certainty)
 CONFIDENCE = 0.95
+#: the host-speed index of a run: this quantile of its probe timings (the minimum of ~45 us
+#: probes catches rare fast moments that ~1 ms rounds never see)
+PROBE_QUANTILE = 0.25
 #: fewer clean rounds than this in either run cannot decide
 MIN_ROUNDS = 3
 FIELDS = ("min", "median", "mean")
@@ -143,9 +146,16 @@ def decide(
     *,
     baseline_contended: Sequence[bool] | None = None,
     current_contended: Sequence[bool] | None = None,
+    baseline_probes: Sequence[float] | None = None,
+    current_probes: Sequence[float] | None = None,
     seed: int = 0,
 ) -> Verdict:
-    """Compare per-call energy rounds of two runs of one benchmark."""
+    """Compare per-call energy rounds of two runs of one benchmark.
+
+    With host-speed probe timings for both runs (bench.load), each run's
+    statistic is divided by its fastest probe, in the point estimate and in
+    every bootstrap resample (so an uncertain probe floor lowers confidence).
+    """
     base, clean_b, note_b = _clean(baseline, baseline_contended)
     cur, clean_c, note_c = _clean(current, current_contended)
     notes = "; ".join(n for n in (note_b and f"baseline: {note_b}", note_c and f"this run: {note_c}") if n)
@@ -155,10 +165,21 @@ def decide(
     if not (base.size and cur.size) or not (b_stat > 0):
         return Verdict(name, "skipped", math.nan, 0.0, b_stat, c_stat, rounds,
                        "no usable energy rounds (zero or missing baseline)")
-    change = c_stat / b_stat - 1.0
     rng = np.random.default_rng(seed)
     b_boot = _statistic(rng.choice(base, size=(BOOTSTRAP_RESAMPLES, base.size)), rule.field, axis=1)
     c_boot = _statistic(rng.choice(cur, size=(BOOTSTRAP_RESAMPLES, cur.size)), rule.field, axis=1)
+    bp = np.asarray(baseline_probes if baseline_probes else [], dtype=float)
+    cp = np.asarray(current_probes if current_probes else [], dtype=float)
+    if bp.size and cp.size and bp.min() > 0 and cp.min() > 0:
+        speed = float(np.quantile(cp, PROBE_QUANTILE) / np.quantile(bp, PROBE_QUANTILE))
+        change = c_stat / b_stat / speed - 1.0
+        b_boot = b_boot / np.quantile(rng.choice(bp, size=(BOOTSTRAP_RESAMPLES, bp.size)), PROBE_QUANTILE, axis=1)
+        c_boot = c_boot / np.quantile(rng.choice(cp, size=(BOOTSTRAP_RESAMPLES, cp.size)), PROBE_QUANTILE, axis=1)
+        if abs(speed - 1) >= 0.01:
+            host = f"host {abs(speed - 1):.0%} {'slower' if speed > 1 else 'faster'} than for the baseline (normalised)"
+            notes = "; ".join(filter(None, [host, notes]))
+    else:
+        change = c_stat / b_stat - 1.0
     ratios = c_boot / np.where(b_boot > 0, b_boot, np.nan) - 1.0
     worse = float(np.nanmean(ratios > rule.threshold))
     better = float(np.nanmean(ratios < -rule.threshold))
@@ -195,36 +216,26 @@ def compare_entries(
         return Verdict(name, "skipped", math.nan, 0.0, math.nan, math.nan, (0, 0), "baseline has no energy data")
     if not isinstance(cur_e, Mapping) or not cur_e.get("rounds_j"):
         return Verdict(name, "skipped", math.nan, 0.0, math.nan, math.nan, (0, 0), "this run has no energy data")
-    current_rounds = list(cur_e["rounds_j"])
-    note = ""
-    speed = host_speed_ratio(base_e.get("speed_probe_s"), cur_e.get("speed_probe_s"))
-    if speed is not None:
-        # the host ran this run `speed` times slower: take that out before judging the code
-        current_rounds = [x / speed for x in current_rounds]
-        if abs(speed - 1) >= 0.01:
-            note = f"host {abs(speed - 1):.0%} {'slower' if speed > 1 else 'faster'} than for the baseline (normalised)"
-    v = decide(
+    return decide(
         name,
         base_e["rounds_j"],
-        current_rounds,
+        cur_e["rounds_j"],
         rule,
         baseline_contended=base_e.get("contended"),
         current_contended=cur_e.get("contended"),
+        baseline_probes=_probes(base_e),
+        current_probes=_probes(cur_e),
     )
-    if note:
-        v = dataclasses.replace(v, reason="; ".join(filter(None, [note, v.reason])))
-    return v
 
 
-def host_speed_ratio(baseline_probe_s: Any, current_probe_s: Any) -> float | None:
-    """How much slower the host ran this run than the baseline (bench.load.speed_probe_s), or None."""
+def _probes(block: Mapping[str, Any]) -> list[float] | None:
+    """The run's host-speed probe timings (older files: the single fastest one)."""
+    values = block.get("speed_probes_s") or ([block["speed_probe_s"]] if block.get("speed_probe_s") else [])
     try:
-        b, c = float(baseline_probe_s), float(current_probe_s)
+        probes = [float(v) for v in values]
     except (TypeError, ValueError):
         return None
-    if not (b > 0 and c > 0 and math.isfinite(b) and math.isfinite(c)):
-        return None
-    return c / b
+    return probes if probes and all(v > 0 and math.isfinite(v) for v in probes) else None
 
 
 def meter_of(machine_info: Mapping[str, Any] | None) -> str | None:

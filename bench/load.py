@@ -19,8 +19,8 @@ from pathlib import Path
 MIN_SPAN_S = 0.05
 #: other processes using at least this many cores make a window "contended"
 CONTENDED_OTHER_CORES = 0.5
-#: probe the host's speed again once this long (s) has passed: <= 0.5% extra wall time
-SPEED_PROBE_EVERY_S = 0.01
+#: probe the host's speed again once this long (s) has passed: <= 5% extra wall time, outside timed rounds
+SPEED_PROBE_EVERY_S = 0.001
 #: iterations of the host-speed probe loop (~45 us of pure-Python work here)
 SPEED_PROBE_LOOPS = 2000
 #: probes taken when a benchmark starts and ends (one more at each span boundary);
@@ -62,6 +62,12 @@ def speed_probe_s(loops: int = SPEED_PROBE_LOOPS) -> float:
     return time.perf_counter() - t0
 
 
+def thin(values: list[float], most: int = 200) -> list[float]:
+    """An evenly spaced subsample of at most ``most`` values (keeps saved JSON small)."""
+    step = max(1, -(-len(values) // most))
+    return values[::step]
+
+
 class LoadProbe:
     """Attributes other processes' CPU use to spans of benchmark rounds.
 
@@ -79,11 +85,14 @@ class LoadProbe:
         self._cpu0 = 0.0
         #: minimum of the host-speed probes taken during the benchmark (s)
         self.speed_s: float | None = None
+        #: every probe timing (s), for the gate's bootstrap
+        self.speeds: list[float] = []
         self._last_probe = 0.0
 
     def _probe_speed(self) -> None:
         t = speed_probe_s()
         self.speed_s = t if self.speed_s is None else min(self.speed_s, t)
+        self.speeds.append(t)
         self._last_probe = time.perf_counter()
 
     def begin(self) -> None:

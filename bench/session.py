@@ -15,6 +15,7 @@ from typing import Any
 from bench import energy, gate
 from bench.carbon import Intensity
 from bench.energy import RoundRecorder
+from bench.load import thin
 from bench.meters.base import Meter
 from greensim.errors import GreenbenchError
 
@@ -72,7 +73,9 @@ class EnergySession:
         records, other = recorder.kept(len(data))
         if not records:
             return
-        block = energy.summarize(records, other, self.meter.describe(), self.intensity, recorder.probe.speed_s)
+        probe = recorder.probe
+        block = energy.summarize(records, other, self.meter.describe(), self.intensity,
+                                 speed_probe_s=probe.speed_s, speed_probes_s=thin(probe.speeds))
         block["threads"] = self.threads
         fixture.extra_info["energy"] = block
         self.blocks[fixture.fullname] = block

@@ -45,7 +45,7 @@ for _ in range(rounds):
     load.round_done()
 load.finish()
 contended = [c is not None and c >= CONTENDED_OTHER_CORES for c in load.per_round]
-print(json.dumps({"rounds_j": out, "contended": contended, "speed_probe_s": load.speed_s}))
+print(json.dumps({"rounds_j": out, "contended": contended, "speed_probes_s": load.speeds}))
 """
 
 

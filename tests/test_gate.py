@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.gate import MIN_ROUNDS, GateRule, compare_entries, decide, host_speed_ratio, meter_of
+from bench.gate import MIN_ROUNDS, GateRule, compare_entries, decide, meter_of
 from greensim.errors import ConfigError
 
 
@@ -144,17 +144,26 @@ def test_more_expensive_never_looks_better(base: list[float], factor: float) -> 
         assert v.verdict in ("regression", "inconclusive")
 
 
-def test_host_speed_ratio() -> None:
-    assert host_speed_ratio(1e-4, 1.5e-4) == pytest.approx(1.5)
-    assert host_speed_ratio(None, 1e-4) is None
-    assert host_speed_ratio(0.0, 1e-4) is None
-    assert host_speed_ratio("x", 1e-4) is None
+def test_bad_probe_data_is_ignored() -> None:
+    base = {"rounds_j": [1.0] * 10, "speed_probes_s": ["x"]}
+    cur = {"rounds_j": [1.0] * 10, "speed_probes_s": [0.0]}
+    v = compare_entries({"extra_info": {"energy": base}}, {"name": "x", "extra_info": {"energy": cur}}, RULE)
+    assert v.verdict == "ok" and "host" not in v.reason
+
+
+def test_an_unsure_probe_floor_lowers_confidence() -> None:
+    base = {"rounds_j": [1.0] * 20, "speed_probes_s": [1e-4] * 20}
+    # the current run's fastest probe is a single sample: its floor is not established
+    cur = {"rounds_j": [1.3] * 20, "speed_probes_s": [1e-4] + [1.25e-4] * 19}
+    v = compare_entries({"extra_info": {"energy": base}}, {"name": "x", "extra_info": {"energy": cur}}, RULE)
+    assert v.change == pytest.approx(0.3)
+    assert v.verdict == "inconclusive"
 
 
 def test_a_slower_host_is_not_a_regression() -> None:
     # the same code on a host running 40% slower: energy +40%, probe +40%
-    base = {"rounds_j": [1.0] * 10, "speed_probe_s": 1e-4}
-    cur = {"rounds_j": [1.4] * 10, "speed_probe_s": 1.4e-4}
+    base = {"rounds_j": [1.0] * 10, "speed_probes_s": [1e-4] * 10}
+    cur = {"rounds_j": [1.4] * 10, "speed_probes_s": [1.4e-4] * 10}
     v = compare_entries({"extra_info": {"energy": base}}, {"name": "x", "extra_info": {"energy": cur}}, RULE)
     assert v.verdict == "ok"
     assert v.change == pytest.approx(0.0)
@@ -162,8 +171,8 @@ def test_a_slower_host_is_not_a_regression() -> None:
 
 
 def test_a_regression_on_a_faster_host_is_still_caught() -> None:
-    base = {"rounds_j": [1.0] * 10, "speed_probe_s": 1e-4}
-    cur = {"rounds_j": [1.2] * 10, "speed_probe_s": 0.8e-4}  # +50% work, host 20% faster
+    base = {"rounds_j": [1.0] * 10, "speed_probe_s": 1e-4}  # an older file: only the fastest probe
+    cur = {"rounds_j": [1.2] * 10, "speed_probes_s": [0.8e-4] * 10}  # +50% work, host 20% faster
     v = compare_entries({"extra_info": {"energy": base}}, {"name": "x", "extra_info": {"energy": cur}}, RULE)
     assert v.verdict == "regression"
     assert v.change == pytest.approx(0.5)

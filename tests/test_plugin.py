@@ -8,6 +8,7 @@ gate's exit status and messages.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,23 +87,40 @@ def autosave_baseline(pytester: pytest.Pytester) -> None:
     run(pytester, "--benchmark-autosave").assert_outcomes(passed=1)
 
 
+#: baseline + compare pairs tried before a gate test gives up.  On this shared VM the
+#: host's speed drifts ~+-10% between runs (see bench/gate.py), so one pair can land on
+#: the wrong side of a 10% gate by chance; a *systematic* fault (wrong per-call energy,
+#: the gate not wired, the exit status lost) fails every attempt.  The gate's false-alarm
+#: and detection *rates* are measured by bench/test_gate.py, not here.
+ATTEMPTS = 3
+
+
+def gate_attempts(pytester: pytest.Pytester, scale: float) -> list[pytest.RunResult]:
+    """Fresh baseline then compare run, repeated until the expected verdict or ATTEMPTS."""
+    results = []
+    for _ in range(ATTEMPTS):
+        shutil.rmtree(pytester.path / ".benchmarks", ignore_errors=True)
+        autosave_baseline(pytester)
+        results.append(run(pytester, "--benchmark-compare", "--energy-compare-fail=10%", scale=scale))
+        if (results[-1].ret == 0) == (scale < 1.2):
+            break
+    return results
+
+
 def test_a_a_compare_passes(pytester: pytest.Pytester) -> None:
-    autosave_baseline(pytester)
-    result = run(pytester, "--benchmark-compare", "--energy-compare-fail=10%")
+    result = gate_attempts(pytester, 1.0)[-1]
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*energy gate passed (min:10%)*"])
 
 
 def test_planted_regression_fails_the_gate(pytester: pytest.Pytester) -> None:
-    autosave_baseline(pytester)
-    result = run(pytester, "--benchmark-compare", "--energy-compare-fail=10%", scale=1.4)
-    assert result.ret != 0
+    result = gate_attempts(pytester, 1.4)[-1]
+    assert result.ret != 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*test_work*: regression*energy min +*sure*", "*energy gate FAILED*"])
 
 
 def test_small_change_does_not_fail_a_ten_percent_gate(pytester: pytest.Pytester) -> None:
-    autosave_baseline(pytester)
-    result = run(pytester, "--benchmark-compare", "--energy-compare-fail=10%", scale=1.03)
+    result = gate_attempts(pytester, 1.03)[-1]
     assert result.ret == 0, result.stdout.str()
 
 
