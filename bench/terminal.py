@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from typing import Any
 
@@ -93,3 +94,20 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
         console.print(f"report written to {es.report_path}")
     tr.write_sep("-", "greenbench energy")
     tr.write(buf.getvalue())
+
+
+def write_section(config: Any, title: str, lines: list[str]) -> None:
+    """Print ``lines`` under a section heading, even from a fixture's teardown.
+
+    Benchmarks that measure ratios side by side print them this way: module
+    teardown runs under output capture, so capture is lifted for the write.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if not lines or reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        reporter.ensure_newline()
+        reporter.section(title, sep="-")
+        for line in lines:
+            reporter.write_line(line)

@@ -18,7 +18,6 @@ per-job time ratios are printed at the end of the module and stored in
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +27,7 @@ import pytest
 
 import greensim as gs
 from bench.sections import greensim as section
+from bench.terminal import write_section
 
 SEED = 2023  # the year of the series; any fixed seed will do
 N_JOBS = 1_000_000
@@ -61,16 +61,7 @@ def grid() -> tuple[np.ndarray, np.ndarray]:
 def report_lines(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     lines: list[str] = []
     yield lines
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if not lines or reporter is None:
-        return
-    # module teardown runs under output capture: lift it so the lines reach the terminal
-    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
-        reporter.ensure_newline()
-        reporter.section("greensim load shifting, measured side by side in this run", sep="-")
-        for line in lines:
-            reporter.write_line(line)
+    write_section(request.config, "greensim load shifting, measured side by side in this run", lines)
 
 
 def _best_of(fn: Any, rounds: int) -> float:

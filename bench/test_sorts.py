@@ -27,7 +27,6 @@ in this run are printed next to the study's and Pereira et al.'s.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import platform
 import time
@@ -43,6 +42,7 @@ import pytest
 import native
 from bench import results
 from bench.sections import sorts as section
+from bench.terminal import write_section
 from native import pysorts
 
 SEED = 2017  # the year of Pereira et al.'s first ranking; any fixed seed will do
@@ -226,18 +226,10 @@ def ratio_board(request: pytest.FixtureRequest) -> Iterator[RatioBoard]:
     board = RatioBoard()
     yield board
     lines = board.lines()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if not lines or reporter is None:
-        return
-    # module teardown runs under output capture: lift it so the lines reach the terminal
-    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
-        reporter.ensure_newline()
-        reporter.section("C vs Python sorts, measured side by side in this run (min over rounds)", sep="-")
-        for line in lines:
-            reporter.write_line(line)
+    if lines:
         legend = results.ESTIMATED_LEGEND.strip("`* ")
-        reporter.write_line(f"* {legend}; the study's Python selection sort figures are estimated too")
+        lines.append(f"* {legend}; the study's Python selection sort figures are estimated too")
+    write_section(request.config, "C vs Python sorts, measured side by side in this run (min over rounds)", lines)
 
 
 def _run(
