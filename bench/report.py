@@ -80,6 +80,7 @@ def plot_pareto(benchmarks: list[R.Bench], path: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     by_metric: dict[str, list[tuple[R.Bench, float, float]]] = {}
     for b in benchmarks:
@@ -107,6 +108,7 @@ def plot_pareto(benchmarks: list[R.Bench], path: Path) -> Path | None:
         for b, e, q in pts:
             ax.annotate(_label(b)[:28], (e, q), fontsize=5.5, xytext=(2, 2), textcoords="offset points")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # narrow log ranges otherwise overprint labels
         ax.set_xlabel("energy per call (J)" + (" *estimated" if est else ""))
         ax.set_ylabel(f"{metric} ({'higher' if hib else 'lower'} is better)")
         ax.legend(fontsize=6)
