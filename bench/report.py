@@ -107,8 +107,10 @@ def plot_pareto(benchmarks: list[R.Bench], path: Path) -> Path | None:
         ax.step(fx, fy, where="post", color="tab:green", lw=1.2, label="Pareto front", zorder=1)
         for b, e, q in pts:
             ax.annotate(_label(b)[:28], (e, q), fontsize=5.5, xytext=(2, 2), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())  # narrow log ranges otherwise overprint labels
+        energies = [e for _, e, _ in pts]
+        if max(energies) / min(energies) >= 10:  # a log axis only where the energies span a decade
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("energy per call (J)" + (" *estimated" if est else ""))
         ax.set_ylabel(f"{metric} ({'higher' if hib else 'lower'} is better)")
         ax.legend(fontsize=6)
