@@ -10,6 +10,7 @@ return a new sorted ``list``; the input is never modified.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from native._boundary import as_sortable
@@ -81,24 +82,24 @@ def _has_floats(a: list[Any]) -> bool:
     return any(isinstance(x, float) for x in a)
 
 
-def heap_sort_inplace(items: list[Any]) -> None:
-    """Heap sort a list of ints or floats in place (order as in ``native``)."""
+def _sort_in_native_order(items: list[Any], plain_sort: Callable[[list[Any], int], None]) -> None:
+    """Run ``plain_sort`` (plain ``<``) on the non-NaN prefix, then fix NaN and signed-zero order."""
     if _has_floats(items):
         m = _nans_to_end(items)
-        _heap_sort_plain(items, m)
+        plain_sort(items, m)
         _order_signed_zeros(items, m)
     else:
-        _heap_sort_plain(items, len(items))
+        plain_sort(items, len(items))
+
+
+def heap_sort_inplace(items: list[Any]) -> None:
+    """Heap sort a list of ints or floats in place (order as in ``native``)."""
+    _sort_in_native_order(items, _heap_sort_plain)
 
 
 def selection_sort_inplace(items: list[Any]) -> None:
     """Selection sort a list of ints or floats in place (order as in ``native``)."""
-    if _has_floats(items):
-        m = _nans_to_end(items)
-        _selection_sort_plain(items, m)
-        _order_signed_zeros(items, m)
-    else:
-        _selection_sort_plain(items, len(items))
+    _sort_in_native_order(items, _selection_sort_plain)
 
 
 def heap_sort(values: Any) -> list[Any]:
