@@ -1,23 +1,8 @@
-"""Root conftest: shared test settings only.
+"""Root conftest: nothing but its place.
 
-The greenbench plugin itself is registered once, through the ``pytest11``
-entry point (``pip install -e .``); nothing here registers it again.
+Being here puts the repository root on ``sys.path`` for pytest, so the suite
+(``bench``) and the C sorts (``native``), which are not installed, import
+from the source tree.  It imports no test-only package: ``pytest bench``
+works after ``pip install -e .[all]`` without the test extras.  Test
+settings (hypothesis profiles, pytester) live in ``tests/conftest.py``.
 """
-
-from __future__ import annotations
-
-import os
-
-from hypothesis import HealthCheck, settings
-
-pytest_plugins = ["pytester"]
-
-# These machines are shared: a wall-clock deadline per example would make
-# property tests flaky without finding bugs.  CI runs a fixed example set.
-settings.register_profile(
-    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile("ci" if os.environ.get("CI") else "default")

@@ -20,7 +20,7 @@ PYTHON = "3.11"
 #: PyTorch build installed before the project (override: GREENBENCH_TORCH="torch==2.5.1")
 TORCH = os.environ.get("GREENBENCH_TORCH", "torch==2.13.0")
 REPORT = Path("report")
-#: one thread for the numeric libraries unless told otherwise (see bench/threads.py)
+#: one thread for the numeric libraries unless told otherwise (see bench/threads.py, bench/conftest.py)
 THREAD_ENV = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "OMP_WAIT_POLICY": "PASSIVE"}
 
 
@@ -28,6 +28,8 @@ def install(session: nox.Session, extras: str = "all,test") -> None:
     session.install("--upgrade", "pip")
     session.install(TORCH)
     session.install("-e", f".[{extras}]")
+    # the suite's C sorts are not installed with greenbench: build them in place
+    session.run("python", "native/_ffi_build.py")
 
 
 def run_bench(session: nox.Session, size: str) -> None:
@@ -42,7 +44,8 @@ def run_bench(session: nox.Session, size: str) -> None:
 
 
 def run_scenarios(session: nox.Session, results: Path) -> None:
-    """Every shipped what-if file; their tables, JSON and plots go to <report>/greensim/."""
+    """Every shipped what-if file (and fleet file, scenarios/fleet/); their tables, JSON and plots go to
+    <report>/greensim/."""
     out = results.parent / "greensim"
     for path in sorted(Path("greensim/scenarios").glob("*.toml")):
         args = ["python", "-m", "greensim", "run", str(path),
@@ -53,6 +56,9 @@ def run_scenarios(session: nox.Session, results: Path) -> None:
             session.log(f"skipping {path}: it reads {results}, which the bench session writes")
             continue
         session.run(*args)
+    for path in sorted(Path("greensim/scenarios/fleet").glob("*.toml")):  # fleet scale: `greensim fleet`
+        session.run("python", "-m", "greensim", "fleet", str(path),
+                    "--json", str(out / f"{path.stem}.json"), "--plot", str(out / f"{path.stem}.png"))
 
 
 @nox.session(python=PYTHON)
@@ -97,7 +103,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def typecheck(session: nox.Session) -> None:
-    """mypy over bench, greensim and native."""
+    """mypy over greenbench, greensim, bench and native."""
     install(session)
     session.install("mypy")
     session.run("mypy")

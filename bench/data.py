@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from greensim.errors import ConfigError, DataError
+from greenbench.errors import ConfigError, DataError
 
 __all__ = [
     "IDX_DTYPES",

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from bench.gate import GateRule, compare_entries
+from greenbench.gate import GateRule, compare_entries
 
 RUNS = {"quick": 20, "full": 60}
 ROUNDS = 30
@@ -26,8 +26,8 @@ LOOP = 80_000  # ~3 ms of pure-Python work per round here
 
 RUN = """
 import json, sys
-from bench.load import CONTENDED_OTHER_CORES, LoadProbe
-from bench.meters import get_meter, probe
+from greenbench.load import CONTENDED_OTHER_CORES, LoadProbe
+from greenbench.meters import get_meter, probe
 name, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 meter = probe().meter if name == "auto" else get_meter(name)
 def work(n):

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from bench.meters import ModelMeter, auto_meter, probe, probe_report
+from greenbench.meters import ModelMeter, auto_meter, probe, probe_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,12 +46,12 @@ BLOCK = 100
 PEDANTIC_ROUNDS = {"quick": 1000, "full": 10000}
 
 # Each child prints two figures: import time, then build + first empty window.  Imports
-# are reported apart: bench.meters pulls in the greensim package (numpy), which the
+# are reported apart: greenbench.meters pulls in the greensim package (numpy), which the
 # plugin loads anyway, while the first window is what the meter itself costs.
 OURS_FIRST = """
 import time
 t0 = time.perf_counter()
-from bench.meters import auto_meter
+from greenbench.meters import auto_meter
 t1 = time.perf_counter()
 m = auto_meter()
 m.start()
@@ -185,7 +185,7 @@ def test_meter_overhead(benchmark, workload_size, tmp_path, capsys):
         print(f"  first use (fresh process, probe/build + first window): auto {ours_first_s * 1e3:.1f} ms, "
               f"CodeCarbon {cc_first_s * 1e3:.0f} ms (target <= {FIRST_USE_TARGET_S * 1e3:.0f} ms: "
               f"{verdict(ours_first_s <= FIRST_USE_TARGET_S)})")
-        print(f"  import before that: bench.meters {ours_import_s * 1e3:.0f} ms (mostly the greensim package "
+        print(f"  import before that: greenbench.meters {ours_import_s * 1e3:.0f} ms (mostly the greensim package "
               f"and numpy, loaded by the plugin anyway), codecarbon {cc_import_s * 1e3:.0f} ms")
         print(f"  1 ms busy window: {one_ms.energy_j * 1e3:.3f} mJ{mark} over {one_ms.duration_s * 1e3:.3f} ms "
               f"({one_ms.power_w:.1f} W{mark}; {verdict(one_ms.energy_j > 0)})"

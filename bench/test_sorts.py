@@ -40,9 +40,9 @@ import numpy.typing as npt
 import pytest
 
 import native
-from bench import results
 from bench.sections import sorts as section
-from bench.terminal import write_section
+from greenbench import results
+from greenbench.terminal import write_section
 from native import pysorts
 
 SEED = 2017  # the year of Pereira et al.'s first ranking; any fixed seed will do

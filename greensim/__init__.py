@@ -5,9 +5,10 @@ shipped data tables they need (with source and licence, ``greensim/data``),
 and a scenario runner/CLI (``python -m greensim run FILE.toml``).  Every
 figure greensim produces is a model output: *projected*, *estimated*.
 
-Import contract: greensim is the bottom layer.  It imports numpy and the
-standard library only (rich and matplotlib lazily, for the CLI); it never
-imports ``bench``; it reads saved pytest-benchmark JSON files itself.
+Import contract: greensim sits on top of greenbench.  It imports
+``greenbench.{errors, units, results, intensity, carbon, datasets}``, numpy and
+the standard library (rich and matplotlib lazily, for the CLI); it never
+imports ``bench``; it reads saved results only through ``greenbench.results``.
 
 Public API (names and units are a contract)::
 
@@ -27,147 +28,66 @@ Public API (names and units are a contract)::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from importlib import metadata
 
-from greensim.errors import ConfigError, DataError, GreenbenchError, ScenarioError
+from greenbench.errors import ConfigError, DataError, GreenbenchError, ScenarioError
+from greenbench.intensity import IntensityRecord, intensity_g_per_kwh, intensity_record, regions
+from greenbench.units import J_PER_KWH, co2e_g, j_to_kwh, kwh_to_j
+from greensim.architectures import (
+    ARCHITECTURES,
+    HOROWITZ_45NM,
+    STUDY_TABLE1_MJ_PER_MILLION_OPS,
+    Architecture,
+    Horowitz45nm,
+    energy_per_million_ops_j,
+    get_architecture,
+    op_mix_energy_j,
+    ops_energy_j,
+)
+from greensim.datacentre import (
+    PUE_GOOGLE_FLEET,
+    PUE_INDUSTRY_2023,
+    PUE_INDUSTRY_2024,
+    PUE_LEFDAL_MINE,
+    DataCentre,
+    facility_energy_j,
+    provider_pue,
+    water_l,
+)
+from greensim.footprint import (
+    MEMORY_POWER_W_PER_GB,
+    WORLD_INTENSITY_G_PER_KWH_IEA_2019,
+    Footprint,
+    accelerator_footprint,
+    green_algorithms,
+)
+from greensim.hourly import HourlySeries, hourly_regions, hourly_series
+from greensim.levers import FOUR_M_RANGES, FourM, four_m
+from greensim.scenario import Scenario, ScenarioResult, load_scenario, run_scenario
+from greensim.shift import (
+    BatchShift,
+    GeographicShift,
+    TemporalShift,
+    WindowChoice,
+    best_windows,
+    geographic_shift,
+    rolling_average,
+    shift_jobs,
+    temporal_shift,
+)
+from greensim.snn import (
+    DAMPFHOFER_2023,
+    MemoryAwareSnnModel,
+    break_even_spike_ops,
+    implied_timesteps,
+    snn_vs_ann,
+    sparsity_sweep,
+)
 
-if TYPE_CHECKING:  # type checkers see every name; at run time they load on first use
-
-    from greensim.architectures import (
-        ARCHITECTURES,
-        HOROWITZ_45NM,
-        STUDY_TABLE1_MJ_PER_MILLION_OPS,
-        Architecture,
-        Horowitz45nm,
-        energy_per_million_ops_j,
-        get_architecture,
-        op_mix_energy_j,
-        ops_energy_j,
-    )
-    from greensim.datacentre import (
-        PUE_GOOGLE_FLEET,
-        PUE_INDUSTRY_2023,
-        PUE_INDUSTRY_2024,
-        PUE_LEFDAL_MINE,
-        DataCentre,
-        facility_energy_j,
-        provider_pue,
-        water_l,
-    )
-    from greensim.footprint import (
-        MEMORY_POWER_W_PER_GB,
-        WORLD_INTENSITY_G_PER_KWH_IEA_2019,
-        Footprint,
-        accelerator_footprint,
-        green_algorithms,
-    )
-    from greensim.hourly import HourlySeries, hourly_regions, hourly_series
-    from greensim.intensity import IntensityRecord, intensity_g_per_kwh, intensity_record, regions
-    from greensim.levers import FOUR_M_RANGES, FourM, four_m
-    from greensim.scenario import Scenario, ScenarioResult, load_scenario, run_scenario
-    from greensim.shift import (
-        BatchShift,
-        GeographicShift,
-        TemporalShift,
-        WindowChoice,
-        best_windows,
-        geographic_shift,
-        rolling_average,
-        shift_jobs,
-        temporal_shift,
-    )
-    from greensim.snn import (
-        DAMPFHOFER_2023,
-        MemoryAwareSnnModel,
-        break_even_spike_ops,
-        implied_timesteps,
-        snn_vs_ann,
-        sparsity_sweep,
-    )
-    from greensim.units import J_PER_KWH, co2e_g, j_to_kwh, kwh_to_j
-
-# Lazy re-exports: ``import greensim`` stays cheap (no numpy) so that
-# ``bench``'s pytest plugin can import the error tree before it sets the
-# numeric libraries' thread counts (bench/threads.py).
-_EXPORTS = {
-    "ARCHITECTURES": "architectures",
-    "Architecture": "architectures",
-    "BatchShift": "shift",
-    "DAMPFHOFER_2023": "snn",
-    "DataCentre": "datacentre",
-    "FOUR_M_RANGES": "levers",
-    "Footprint": "footprint",
-    "FourM": "levers",
-    "GeographicShift": "shift",
-    "HOROWITZ_45NM": "architectures",
-    "Horowitz45nm": "architectures",
-    "HourlySeries": "hourly",
-    "IntensityRecord": "intensity",
-    "J_PER_KWH": "units",
-    "MEMORY_POWER_W_PER_GB": "footprint",
-    "MemoryAwareSnnModel": "snn",
-    "PUE_GOOGLE_FLEET": "datacentre",
-    "PUE_INDUSTRY_2023": "datacentre",
-    "PUE_INDUSTRY_2024": "datacentre",
-    "PUE_LEFDAL_MINE": "datacentre",
-    "STUDY_TABLE1_MJ_PER_MILLION_OPS": "architectures",
-    "Scenario": "scenario",
-    "ScenarioResult": "scenario",
-    "TemporalShift": "shift",
-    "WORLD_INTENSITY_G_PER_KWH_IEA_2019": "footprint",
-    "WindowChoice": "shift",
-    "accelerator_footprint": "footprint",
-    "best_windows": "shift",
-    "break_even_spike_ops": "snn",
-    "co2e_g": "units",
-    "energy_per_million_ops_j": "architectures",
-    "facility_energy_j": "datacentre",
-    "four_m": "levers",
-    "geographic_shift": "shift",
-    "get_architecture": "architectures",
-    "green_algorithms": "footprint",
-    "hourly_regions": "hourly",
-    "hourly_series": "hourly",
-    "implied_timesteps": "snn",
-    "intensity_g_per_kwh": "intensity",
-    "intensity_record": "intensity",
-    "j_to_kwh": "units",
-    "kwh_to_j": "units",
-    "load_scenario": "scenario",
-    "op_mix_energy_j": "architectures",
-    "ops_energy_j": "architectures",
-    "provider_pue": "datacentre",
-    "regions": "intensity",
-    "rolling_average": "shift",
-    "run_scenario": "scenario",
-    "shift_jobs": "shift",
-    "snn_vs_ann": "snn",
-    "sparsity_sweep": "snn",
-    "temporal_shift": "shift",
-    "water_l": "datacentre",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib import metadata
-
-        try:
-            return metadata.version("greenbench")
-        except metadata.PackageNotFoundError:  # a source tree that is not installed
-            return "0+unknown"
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'greensim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"greensim.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+try:
+    __version__ = metadata.version("greenbench")
+except metadata.PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ARCHITECTURES", "DAMPFHOFER_2023", "FOUR_M_RANGES", "HOROWITZ_45NM", "J_PER_KWH",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from greensim.errors import ConfigError
+from greenbench.errors import ConfigError
 
 
 def number(name: str, value: object) -> float:

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from greenbench.errors import ConfigError
 from greensim import _check
-from greensim.errors import ConfigError
 
 PJ = 1e-12
 NJ = 1e-9

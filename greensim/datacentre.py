@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from greenbench.datasets import read_csv
+from greenbench.errors import ConfigError
+from greenbench.units import j_to_kwh
 from greensim import _check
-from greensim._data import read_csv
-from greensim.errors import ConfigError
-from greensim.units import j_to_kwh
 
 #: Industry average PUE, Uptime Institute Global Data Center Survey 2024
 #: (Green Algorithms v3.0 ``defaults_PUE.csv``, provider "Unknown").

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Memory power (Green Algorithms v3.0) and the world-average intensity (IEA
+# 2019) are defined once, with their sources, in greenbench.
+from greenbench.carbon import WORLD_INTENSITY_G_PER_KWH_IEA_2019
+from greenbench.meters.model import MEMORY_POWER_W_PER_GB
+from greenbench.units import G_PER_T, J_PER_KWH
 from greensim import _check
 from greensim.datacentre import PUE_INDUSTRY_2024
-from greensim.units import G_PER_T, J_PER_KWH
 
-#: Memory power, W per GB of memory allocated: Green Algorithms v3.0
-#: ``referenceValues.csv`` (memoryPower), after Karyakin & Salem 2017 (DaMoN).
-MEMORY_POWER_W_PER_GB = 0.3725
-#: World-average carbon intensity, gCO2e/kWh: IEA Global Energy & CO2 Status
-#: Report 2019, as used by Green Algorithms v3.0 ``CI_aggregated.csv`` (WORLD)
-#: and as CodeCarbon's fallback.
-WORLD_INTENSITY_G_PER_KWH_IEA_2019 = 475.0
+__all__ = ["MEMORY_POWER_W_PER_GB", "WORLD_INTENSITY_G_PER_KWH_IEA_2019", "Footprint",
+           "accelerator_footprint", "green_algorithms"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from greensim._data import data_file, dataset, read_csv
-from greensim.errors import ConfigError, DataError
+from greenbench.datasets import data_file, dataset, read_csv
+from greenbench.errors import ConfigError, DataError
 
 DATASET_ID = "electricitymaps_hourly_2023"
 STEP_MIN = 60.0

@@ -7,29 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from greensim.errors import ConfigError
+from greenbench import atomic
+from greenbench.errors import ConfigError
+from greenbench.units import fmt_si
 from greensim.scenario import Projection, ScenarioResult
 
 PROJECTED_NOTE = "projected (estimated): model outputs, not measurements"
-
-
-def fmt_si(value: float | None, unit: str, digits: int = 3) -> str:
-    """``fmt_si(0.0123, 'J') -> '12.3 mJ'``; None/NaN -> '-'."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    if value == 0:
-        return f"0 {unit}"
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"),
-                          (1e-9, "n"), (1e-12, "p")):
-        if abs(value) >= scale:
-            return f"{value / scale:.{digits}g} {prefix}{unit}"
-    return f"{value:.{digits}g} {unit}"
 
 
 def fmt_factor(value: float | None) -> str:
@@ -51,15 +38,20 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
 
     sc = result.scenario
     table = Table(title=f"{sc.title} — {PROJECTED_NOTE}", title_justify="left")
-    for col, justify in (("projection", "left"), ("energy (facility)", "right"), ("PUE", "right"),
-                         ("intensity", "right"), ("grid", "left"), ("CO2e", "right"),
-                         ("energy gain", "right"), ("CO2e gain", "right")):
+    embodied = any(row.embodied_co2e_g > 0 for row in _rows(result))
+    columns = [("projection", "left"), ("energy (facility)", "right"), ("PUE", "right"),
+               ("intensity", "right"), ("grid", "left"), ("CO2e", "right"),
+               ("energy gain", "right"), ("CO2e gain", "right")]
+    if embodied:  # amortised manufacturing CO2e, beside (not inside) the operational CO2e and its gain
+        columns[6:6] = [("embodied CO2e", "right"), ("total CO2e", "right")]
+    for col, justify in columns:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in _rows(result):
-        table.add_row(row.name, fmt_si(row.facility_energy_j, "J") + "*", f"{row.pue:g}",
-                      f"{row.intensity_g_per_kwh:.4g} g/kWh", row.intensity_label,
-                      fmt_si(row.co2e_g, "g") + "*",
-                      fmt_factor(row.energy_factor_vs_baseline), fmt_factor(row.co2e_factor_vs_baseline))
+        cells = [row.name, fmt_si(row.facility_energy_j, "J") + "*", f"{row.pue:g}",
+                 f"{row.intensity_g_per_kwh:.4g} g/kWh", row.intensity_label, fmt_si(row.co2e_g, "g") + "*"]
+        if embodied:
+            cells += [fmt_si(row.embodied_co2e_g, "g") + "*", fmt_si(row.total_co2e_g, "g") + "*"]
+        table.add_row(*cells, fmt_factor(row.energy_factor_vs_baseline), fmt_factor(row.co2e_factor_vs_baseline))
     console = Console(file=file, width=160, markup=False, highlight=False)
     console.print(table)
     if result.source is not None:
@@ -89,23 +81,15 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
 
 
 def write_atomic(path: str | Path, writer: Callable[[IO[bytes]], None], what: str) -> None:
-    """Write via a temporary file in the same folder, then rename over ``path``."""
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise ConfigError(f"{what} {target}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    """Write through greenbench's one atomic writer; an OS error names ``what`` and the path."""
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
             writer(fh)
-        os.replace(tmp, target)
+
+    try:
+        atomic.write_with(path, write)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ConfigError(f"{what} {target}: cannot write ({exc.strerror or exc})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise ConfigError(f"{what} {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def to_json_text(result: ScenarioResult) -> str:

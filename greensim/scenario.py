@@ -28,12 +28,25 @@ Shape (every table optional except at least one ``[[project]]``)::
     pue = 1.10
     architecture = "harvard" # + ops = 1e9 (absolute), or scale the measured energy
     op_mix = { fp32_mac = 1e9, sram_8kb_read_64b = 2e8 }   # Horowitz 45 nm op counts
-    spike_rate = 0.1         # + timesteps (+ macs for absolute energies; snn_model, neurons)
+    spike_rate = 0.1         # + timesteps (+ macs for absolute energies; first_layer_macs, snn_model, neurons)
     four_m = { model = 4, machine = 3 }                    # Patterson et al. 2022 factors
     window = { region = "GB", start = 2023-06-01T00:00:00Z, job_h = 4, deadline_h = 24 }
+    embodied = { device = "laptop", hours_per_call = 1e-4 }  # replaces the file's [embodied]
+
+    [embodied]               # optional: amortised manufacturing CO2e, added beside the operational CO2e
+    device = "a100_gpu"      # a preset (greensim.embodied.EMBODIED_DEVICES), or:
+    # device_kg_co2e = 150.0, lifetime_years = 6, utilisation = 0.85
+    hours_per_call = 2.8e-7  # device-hours one call occupies
+    devices = 1              # devices busy during a call
+
+Refused as double counts: ``four_m.mechanization`` with ``pue``, ``four_m.map``
+with ``region``/``window``, ``four_m.machine`` with ``architecture`` (both are
+the hardware), ``four_m.model`` with ``spike_rate`` (both are the model).
+Rows that mix intensity bases with the baseline (production- vs
+consumption-based) are labelled in their notes and in the result's notes.
 
 Every error names the file, the table/key and what was expected, as one line
-(:class:`greensim.errors.ScenarioError`).  All results are projections
+(:class:`greenbench.errors.ScenarioError`).  All results are projections
 (model outputs): they are labelled projected/estimated everywhere.
 """
 
@@ -42,7 +55,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -51,13 +63,15 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from greenbench import results as greenbench_results
+from greenbench.errors import ConfigError, DataError, GreenbenchError, ScenarioError
+from greenbench.intensity import TABLES, intensity_record
+from greenbench.units import J_PER_KWH
 from greensim import _check
 from greensim.architectures import ARCHITECTURES, HOROWITZ_45NM, op_mix_energy_j, ops_energy_j
-from greensim.errors import ConfigError, DataError, GreenbenchError, ScenarioError
-from greensim.intensity import TABLES, intensity_record
+from greensim.embodied import EMBODIED_DEVICES, HOURS_PER_YEAR, EmbodiedDevice, get_device
 from greensim.levers import FourM
-from greensim.snn import MemoryAwareSnnModel, snn_vs_ann
-from greensim.units import J_PER_KWH
+from greensim.snn import E_SRAM_32B_J, SRAM_OP_MIX_ENTRY, MemoryAwareSnnModel, snn_vs_ann
 
 SCHEMA = "greensim.scenario-result/1"
 SNN_MODELS = ("simple", "memory")
@@ -65,14 +79,15 @@ STATS = ("min", "median", "mean", "max")
 DEFAULT_DEADLINE_H = 24.0
 BASELINE_NAME = "baseline (as measured, now, here)"
 
-_TOP_KEYS = ("title", "description", "source", "baseline", "project")
+_TOP_KEYS = ("title", "description", "source", "baseline", "embodied", "project")
 _SOURCE_KEYS = ("results", "benchmark", "stat", "energy_j", "estimated", "label")
 _BASELINE_KEYS = ("region", "pue", "calls", "intensity_table", "name")
 _PROJECT_KEYS = ("name", "energy_j", "calls", "region", "intensity_table", "pue", "architecture", "ops",
-                 "op_mix", "spike_rate", "timesteps", "macs", "neurons", "snn_model", "four_m", "window",
-                 "note")
+                 "op_mix", "spike_rate", "timesteps", "macs", "first_layer_macs", "neurons", "snn_model",
+                 "four_m", "window", "embodied", "note")
 _WINDOW_KEYS = ("region", "start", "job_h", "job_min", "deadline_h")
 _FOUR_M_KEYS = ("model", "machine", "mechanization", "map")
+_EMBODIED_KEYS = ("device", "device_kg_co2e", "lifetime_years", "utilisation", "hours_per_call", "devices")
 
 
 # --------------------------------------------------------------------------- parsed file
@@ -106,6 +121,19 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class Embodied:
+    """Amortised embodied CO2e: ``devices`` × ``hours_per_call`` device-hours per call
+    of a device (see :mod:`greensim.embodied`)."""
+
+    device: EmbodiedDevice
+    hours_per_call: float
+    devices: float = 1.0
+
+    def co2e_g(self, calls: float) -> float:
+        return self.device.embodied_g(self.hours_per_call * self.devices * calls)
+
+
+@dataclass(frozen=True, slots=True)
 class Project:
     index: int
     name: str
@@ -120,10 +148,12 @@ class Project:
     spike_rate: float | None = None
     timesteps: float | None = None
     macs: float | None = None
+    first_layer_macs: float = 0.0
     neurons: float = 0.0
     snn_model: str = "simple"
     four_m: FourM | None = None
     window: Window | None = None
+    embodied: Embodied | None = None
     note: str | None = None
 
 
@@ -135,6 +165,7 @@ class Scenario:
     source: Source | None
     baseline: Baseline
     projects: tuple[Project, ...]
+    embodied: Embodied | None = None
 
 
 class _Ctx:
@@ -214,6 +245,7 @@ def parse_scenario(data: Mapping[str, Any], path: str | Path = "<scenario>") -> 
     description = ctx.opt_str(data, "description", "top level") or ""
     source = _parse_source(ctx, data["source"]) if "source" in data else None
     baseline = _parse_baseline(ctx, data.get("baseline", {}))
+    embodied = _parse_embodied(ctx, data["embodied"], "[embodied]") if "embodied" in data else None
     raw_projects = data.get("project")
     if raw_projects is None:
         raise ctx.fail("top level", "no [[project]] tables; expected at least one projection row")
@@ -224,8 +256,53 @@ def parse_scenario(data: Mapping[str, Any], path: str | Path = "<scenario>") -> 
     for name in names:
         if names.count(name) > 1:
             raise ctx.fail("project", f"duplicate project name {name!r}; expected unique names")
+    _check_one_sram_energy(ctx, projects)
     return Scenario(path=ctx.path, title=title, description=description, source=source,
-                    baseline=baseline, projects=projects)
+                    baseline=baseline, projects=projects, embodied=embodied)
+
+
+def _check_one_sram_energy(ctx: _Ctx, projects: tuple[Project, ...]) -> None:
+    """Memory-aware SNN rows charge 5 pJ per 32-bit SRAM access (Horowitz's 8 KB SRAM);
+    an op-mix row beside them must use that SRAM, or the comparison mixes two memories."""
+    memory_rows = [pr for pr in projects if pr.spike_rate is not None and pr.snn_model == "memory"]
+    if not memory_rows:
+        return
+    for pr in projects:
+        other = sorted(k for k in (pr.op_mix or {}) if k.startswith("sram_") and k != SRAM_OP_MIX_ENTRY)
+        if other:
+            raise ctx.fail(f"project[{pr.index}] '{pr.name}'.op_mix.{other[0]}",
+                           f"the memory-aware SNN row '{memory_rows[0].name}' charges "
+                           f"{E_SRAM_32B_J / 1e-12:g} pJ per 32-bit SRAM access ({SRAM_OP_MIX_ENTRY} / 2); "
+                           f"expected {SRAM_OP_MIX_ENTRY} here too (one SRAM energy per scenario)")
+
+
+def _parse_embodied(ctx: _Ctx, raw: Any, where: str) -> Embodied:
+    tbl = ctx.table(raw, where)
+    ctx.keys(tbl, _EMBODIED_KEYS, where)
+    device_name = ctx.opt_str(tbl, "device", where)
+    custom = [k for k in ("device_kg_co2e", "lifetime_years", "utilisation") if k in tbl]
+    if device_name is not None and custom:
+        raise ctx.fail(f"{where}.{custom[0]}", "conflicts with device (a preset with its own figures); give one")
+    if device_name is not None:
+        try:
+            device = get_device(device_name)
+        except ConfigError as exc:
+            raise ScenarioError(f"{ctx.path}: {where}.device: {exc}") from None
+    else:
+        kg = ctx.opt_num(tbl, "device_kg_co2e", where, _check.non_negative)
+        years = ctx.opt_num(tbl, "lifetime_years", where, _check.positive)
+        if kg is None or years is None:
+            raise ctx.fail(where, "expected device = one of " + ", ".join(EMBODIED_DEVICES)
+                           + ", or device_kg_co2e and lifetime_years (and utilisation)")
+        util = _default(ctx.opt_num(tbl, "utilisation", where, _check.fraction), 1.0)
+        if util <= 0:
+            raise ctx.fail(f"{where}.utilisation", "expected a fraction > 0 of the lifetime in use")
+        device = EmbodiedDevice("custom", kg, years * HOURS_PER_YEAR, util, "given in the scenario")
+    hours = ctx.opt_num(tbl, "hours_per_call", where, _check.non_negative)
+    if hours is None:
+        raise ctx.fail(f"{where}.hours_per_call", "missing; expected the device-hours one call occupies")
+    devices = _default(ctx.opt_num(tbl, "devices", where, _check.positive), 1.0)
+    return Embodied(device=device, hours_per_call=hours, devices=devices)
 
 
 def _parse_source(ctx: _Ctx, raw: Any) -> Source:
@@ -359,8 +436,10 @@ def _parse_project(ctx: _Ctx, index: int, raw: Any, baseline: Baseline) -> Proje
         spike_rate=num(tbl, "spike_rate", where, _check.fraction),
         timesteps=num(tbl, "timesteps", where, _check.positive),
         macs=num(tbl, "macs", where, _check.non_negative),
+        first_layer_macs=_default(num(tbl, "first_layer_macs", where, _check.non_negative), 0.0),
         neurons=_default(num(tbl, "neurons", where, _check.non_negative), 0.0),
         snn_model=snn_model, four_m=four, window=window,
+        embodied=_parse_embodied(ctx, tbl["embodied"], f"{where}.embodied") if "embodied" in tbl else None,
         note=ctx.opt_str(tbl, "note", where),
     )
     _check_combinations(ctx, where, tbl, p)
@@ -376,7 +455,7 @@ def _check_combinations(ctx: _Ctx, where: str, tbl: Mapping[str, Any], p: Projec
                                        f"one of {', '.join(ARCHITECTURES)}")
     if (p.spike_rate is None) != (p.timesteps is None):
         raise ctx.fail(where, "spike_rate and timesteps go together; expected both")
-    for key in ("macs", "neurons", "snn_model"):
+    for key in ("macs", "first_layer_macs", "neurons", "snn_model"):
         if key in tbl and p.spike_rate is None:
             raise ctx.fail(f"{where}.{key}", "only applies to an SNN row; expected spike_rate and "
                                              "timesteps too")
@@ -384,7 +463,17 @@ def _check_combinations(ctx: _Ctx, where: str, tbl: Mapping[str, Any], p: Projec
     if p.energy_j is not None and absolute:
         raise ctx.fail(f"{where}.energy_j", f"conflicts with {absolute[0]} (which sets the energy itself); "
                                             "give one")
+    if "first_layer_macs" in tbl and (p.macs is None or p.first_layer_macs > p.macs):
+        raise ctx.fail(f"{where}.first_layer_macs", "expected macs too, and first_layer_macs <= macs "
+                                                    "(the first layer is part of the network's MACs)")
     if p.four_m is not None:
+        if "machine" in tbl["four_m"] and p.architecture is not None:
+            raise ctx.fail(f"{where}.four_m.machine", "double-counts architecture (both change the hardware "
+                                                      "the work runs on); give one of architecture and "
+                                                      "four_m.machine")
+        if "model" in tbl["four_m"] and p.spike_rate is not None:
+            raise ctx.fail(f"{where}.four_m.model", "double-counts spike_rate (a spiking network is the model "
+                                                    "change); give one of spike_rate and four_m.model")
         if "mechanization" in tbl["four_m"] and p.pue is not None:
             raise ctx.fail(f"{where}.four_m.mechanization", "double-counts pue (Mechanization is the PUE "
                                                             "lever); give one")
@@ -434,17 +523,8 @@ def read_benchmark_energy(results: str | Path, benchmark: str, stat: str = "medi
     """Per-call energy of ``benchmark`` (exact name/fullname, else a shell-style pattern:
     first match with energy) from a pytest-benchmark JSON file."""
     p = Path(results)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{p}: no such results file (expected a pytest-benchmark JSON; "
-                        "run the benchmarks with --benchmark-json first)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{p}: not valid JSON ({exc}); expected a pytest-benchmark JSON file") from None
-    entries = data.get("benchmarks") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise DataError(f"{p}: missing the 'benchmarks' list of a pytest-benchmark JSON file")
-    entries = [e for e in entries if isinstance(e, dict)]
+    data = greenbench_results.load(p)  # one-line errors; refuses unknown schema versions
+    entries = [e for e in data["benchmarks"] if isinstance(e, dict)]
     exact = [e for e in entries if benchmark in (e.get("name"), e.get("fullname"))]
     matches = exact or [e for e in entries if fnmatch.fnmatchcase(str(e.get("name", "")), benchmark)
                         or fnmatch.fnmatchcase(str(e.get("fullname", "")), benchmark)]
@@ -514,10 +594,17 @@ class Projection:
     window: Mapping[str, Any] | None = None
     energy_factor_vs_baseline: float | None = None
     co2e_factor_vs_baseline: float | None = None
+    intensity_basis: str = ""
+    embodied_co2e_g: float = 0.0
 
     @property
     def facility_energy_j(self) -> float:
         return self.it_energy_j * self.pue
+
+    @property
+    def total_co2e_g(self) -> float:
+        """Operational (``co2e_g``) plus amortised embodied CO2e."""
+        return self.co2e_g + self.embodied_co2e_g
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -525,7 +612,8 @@ class Projection:
             "it_energy_j": self.it_energy_j, "pue": self.pue, "facility_energy_j": self.facility_energy_j,
             "facility_energy_kwh": self.facility_energy_j / J_PER_KWH,
             "intensity_g_per_kwh": self.intensity_g_per_kwh, "intensity_source": self.intensity_label,
-            "co2e_g": self.co2e_g,
+            "intensity_basis": self.intensity_basis,
+            "co2e_g": self.co2e_g, "embodied_co2e_g": self.embodied_co2e_g, "total_co2e_g": self.total_co2e_g,
             "energy_factor_vs_baseline": _finite(self.energy_factor_vs_baseline),
             "co2e_factor_vs_baseline": _finite(self.co2e_factor_vs_baseline),
             "notes": list(self.notes), "window": dict(self.window) if self.window is not None else None,
@@ -568,13 +656,17 @@ def _ratio(a: float, b: float) -> float:
     return math.inf if a > 0 else 1.0
 
 
-def _grid(ctx: _Ctx, where: str, region: str, table: str, used: dict[str, str]) -> tuple[float, str]:
+#: basis of the shipped hourly series (Electricity Maps Data Portal, life-cycle column)
+HOURLY_BASIS = "consumption-based, life cycle"
+
+
+def _grid(ctx: _Ctx, where: str, region: str, table: str, used: dict[str, str]) -> tuple[float, str, str]:
     try:
         rec = intensity_record(region, table)
     except GreenbenchError as exc:
         raise ScenarioError(f"{ctx.path}: {where}: {exc}") from None
     used[rec.dataset_id] = rec.data_version
-    return rec.intensity_g_per_kwh, rec.label
+    return rec.intensity_g_per_kwh, rec.label, rec.basis
 
 
 def _window_grid(ctx: _Ctx, where: str, w: Window, used: dict[str, str]) -> tuple[float, str, dict[str, Any]]:
@@ -600,8 +692,14 @@ def _window_grid(ctx: _Ctx, where: str, w: Window, used: dict[str, str]) -> tupl
     return choice.best_g_per_kwh, label, info
 
 
+#: why per-operation architecture figures do not project a measured workload
+ILLUSTRATIVE_ARCHITECTURE = ("the study's per-op figures (Table 1) are orders of magnitude for one instruction, with "
+                             "no physical model of this workload on that hardware; modern CPUs are already "
+                             "modified Harvard machines")
+
+
 def _project(ctx: _Ctx, pr: Project, base: Baseline, source: ResolvedSource | None,
-             used: dict[str, str]) -> Projection:
+             used: dict[str, str], *, embodied: Embodied | None = None) -> Projection:
     where = f"project[{pr.index}] '{pr.name}'"
     notes: list[str] = []
     per_call = pr.energy_j if pr.energy_j is not None else (source.energy_j if source else None)
@@ -616,12 +714,13 @@ def _project(ctx: _Ctx, pr: Project, base: Baseline, source: ResolvedSource | No
         arch = ARCHITECTURES[pr.architecture]
         if pr.ops is not None:
             energy = ops_energy_j(pr.ops, pr.architecture)
-            notes.append(f"{pr.ops:.3g} ops × {arch.energy_per_op_j * 1e9:g} nJ/op ({arch.source})")
+            notes.append(f"{pr.ops:.3g} ops × {arch.energy_per_op_j * 1e9:g} nJ/op ({arch.source}); "
+                         f"{ILLUSTRATIVE_ARCHITECTURE}")
         else:
             scale = arch.energy_per_op_j / ARCHITECTURES["von_neumann"].energy_per_op_j
             energy = need_base("architecture") * scale
-            notes.append(f"measured energy × {scale:g} ({pr.architecture} vs von_neumann per op; assumes the "
-                         "measuring machine is Von Neumann)")
+            notes.append(f"ILLUSTRATIVE, not a projection: measured energy × {scale:g} ({pr.architecture} vs "
+                         f"von_neumann per op); {ILLUSTRATIVE_ARCHITECTURE}")
     elif pr.op_mix is not None:
         energy = op_mix_energy_j(pr.op_mix)
         notes.append("op mix × Horowitz 2014 45 nm energies")
@@ -629,13 +728,18 @@ def _project(ctx: _Ctx, pr: Project, base: Baseline, source: ResolvedSource | No
         memory = MemoryAwareSnnModel() if pr.snn_model == "memory" else None
         model = "memory-aware (after Lemaire et al. 2022)" if memory else "simple (Horowitz 2014 E_MAC/E_AC)"
         if pr.macs is not None:
-            ann, energy = snn_vs_ann(pr.macs, pr.spike_rate, pr.timesteps, memory=memory, neurons=pr.neurons)
-            notes.append(f"SNN {model}: {pr.macs:.3g} MACs per call, the ANN would take {ann:.3g} J per call")
+            ann, energy = snn_vs_ann(pr.macs, pr.spike_rate, pr.timesteps, memory=memory, neurons=pr.neurons,
+                                     first_layer_macs=pr.first_layer_macs)
+            first = (f"first layer {pr.first_layer_macs:.3g} MACs dense (non-spike input)" if pr.first_layer_macs
+                     else "first layer not separated (give first_layer_macs: it receives non-spike input, "
+                          "so charging it as spikes flatters the SNN)")
+            notes.append(f"SNN {model}: {pr.macs:.3g} MACs per call, the ANN would take {ann:.3g} J per call; "
+                         f"{first}")
         else:
             ann, snn = snn_vs_ann(1.0, pr.spike_rate, pr.timesteps, memory=memory, neurons=pr.neurons)
             energy = need_base("spike_rate") * (snn / ann)
             notes.append(f"measured energy × SNN/ANN {snn / ann:.3g}, {model}; assumes the measured "
-                         "workload is the equivalent ANN")
+                         "workload is the equivalent ANN; first layer not separated (needs macs)")
     else:
         energy = need_base("this row")
     calls = pr.calls if pr.calls is not None else base.calls
@@ -652,14 +756,42 @@ def _project(ctx: _Ctx, pr: Project, base: Baseline, source: ResolvedSource | No
     window_info = None
     if pr.window is not None:
         ci, label, window_info = _window_grid(ctx, where, pr.window, used)
+        basis = HOURLY_BASIS
     else:
-        ci, label = _grid(ctx, where, pr.region or base.region, pr.intensity_table or base.intensity_table,
-                          used)
+        ci, label, basis = _grid(ctx, where, pr.region or base.region,
+                                 pr.intensity_table or base.intensity_table, used)
+    embodied_spec = pr.embodied if pr.embodied is not None else embodied
+    embodied_g = embodied_spec.co2e_g(calls) if embodied_spec is not None else 0.0
+    if embodied_spec is not None:
+        notes.append(_embodied_note(embodied_spec, calls))
     if pr.note:
         notes.append(pr.note)
     co2e = energy * pue / J_PER_KWH * ci / co2e_extra
     return Projection(name=pr.name, it_energy_j=energy, pue=pue, intensity_g_per_kwh=ci,
-                      intensity_label=label, co2e_g=co2e, notes=tuple(notes), window=window_info)
+                      intensity_label=label, co2e_g=co2e, notes=tuple(notes), window=window_info,
+                      intensity_basis=basis, embodied_co2e_g=embodied_g)
+
+
+def _embodied_note(e: Embodied, calls: float) -> str:
+    d = e.device
+    return (f"embodied {e.co2e_g(calls):.3g} g: {e.devices:g} × {e.hours_per_call * calls:.3g} device-h × "
+            f"{d.g_per_device_hour:.3g} g/device-h ({d.name}: {d.embodied_kg_co2e:g} kg over "
+            f"{d.lifetime_h / HOURS_PER_YEAR:g} y at {d.utilisation:.0%} use; {d.source})")
+
+
+def _basis_notes(baseline: Projection | None, rows: list[Projection]) -> tuple[list[Projection], list[str]]:
+    """Label rows whose intensity basis differs from the baseline's (production- vs consumption-based)."""
+    reference = baseline.intensity_basis if baseline is not None else (rows[0].intensity_basis if rows else "")
+    bases = {r.intensity_basis for r in ([baseline] if baseline is not None else []) + rows}
+    if len(bases) <= 1:
+        return rows, []
+    out = [row if row.intensity_basis == reference else dataclasses.replace(
+        row, notes=(*row.notes, f"MIXED INTENSITY BASIS: {row.intensity_basis} vs the baseline's {reference}; "
+                                "its CO2e gain mixes methods")) for row in rows]
+    note = ("intensity bases mixed in one scenario (" + "; ".join(sorted(bases)) + "): production-based "
+            "figures count generation inside the region, consumption-based ones follow imports; compare "
+            "rows of one basis, or set intensity_table to one table")
+    return out, [note]
 
 
 def run_scenario(scenario: Scenario, *, results: str | Path | None = None,
@@ -681,19 +813,25 @@ def run_scenario(scenario: Scenario, *, results: str | Path | None = None,
     baseline = None
     if source is not None:
         b = scenario.baseline
-        ci, label = _grid(ctx, "[baseline]", b.region, b.intensity_table, used)
+        ci, label, basis = _grid(ctx, "[baseline]", b.region, b.intensity_table, used)
         energy = source.energy_j * b.calls
-        base_notes = (f"source: {source.label}" + (" (estimated)" if source.estimated else ""),)
+        base_notes = [f"source: {source.label}" + (" (estimated)" if source.estimated else "")]
+        emb = scenario.embodied
+        if emb is not None:
+            base_notes.append(_embodied_note(emb, b.calls))
         baseline = Projection(name=b.name, it_energy_j=energy, pue=b.pue, intensity_g_per_kwh=ci,
-                              intensity_label=label, co2e_g=energy * b.pue / J_PER_KWH * ci, notes=base_notes,
-                              energy_factor_vs_baseline=1.0, co2e_factor_vs_baseline=1.0)
+                              intensity_label=label, co2e_g=energy * b.pue / J_PER_KWH * ci,
+                              notes=tuple(base_notes), energy_factor_vs_baseline=1.0, co2e_factor_vs_baseline=1.0,
+                              intensity_basis=basis, embodied_co2e_g=emb.co2e_g(b.calls) if emb else 0.0)
     rows = []
     for pr in scenario.projects:
-        row = _project(ctx, pr, scenario.baseline, source, used)
+        row = _project(ctx, pr, scenario.baseline, source, used, embodied=scenario.embodied)
         if baseline is not None:
             row = dataclasses.replace(
                 row, energy_factor_vs_baseline=_ratio(baseline.facility_energy_j, row.facility_energy_j),
                 co2e_factor_vs_baseline=_ratio(baseline.co2e_g, row.co2e_g))
         rows.append(row)
+    rows, basis_notes = _basis_notes(baseline, rows)
+    notes.extend(basis_notes)
     return ScenarioResult(scenario=scenario, source=source, baseline=baseline, rows=tuple(rows),
                           data_versions=dict(sorted(used.items())), notes=tuple(notes))

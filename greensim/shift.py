@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from greenbench.errors import ConfigError
+from greenbench.intensity import intensity_g_per_kwh
+from greenbench.units import J_PER_KWH
 from greensim import _check
-from greensim.errors import ConfigError
-from greensim.intensity import intensity_g_per_kwh
-from greensim.units import J_PER_KWH
 
 #: relative tolerance under which two window means count as tied (float rounding of prefix sums)
 TIE_RTOL = 1e-9

@@ -19,7 +19,7 @@ Order (same as ``numpy.sort``, with signed zeros pinned down)::
 
     -inf < ... < -0.0 < +0.0 < ... < +inf < NaN (all NaNs last)
 
-May import: numpy, cffi's built module, :mod:`greensim.errors`; nothing of
+May import: numpy, cffi's built module, :mod:`greenbench.errors`; nothing of
 ``bench``.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from greensim.errors import GreenbenchError
+from greenbench.errors import GreenbenchError
 from native._boundary import as_sortable, check_inplace
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
 
 BUILD_HINT = (
     "native extension not built: install a C compiler (Debian/Ubuntu: apt-get install "
-    "build-essential python3-dev) and reinstall with pip install -e ."
+    "build-essential python3-dev) and build it in place: python native/_ffi_build.py"
 )
 
 

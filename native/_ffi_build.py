@@ -1,9 +1,10 @@
 """cffi build script (API mode) for :mod:`native._sorts`.
 
-Wired into packaging through ``cffi_modules=["native/_ffi_build.py:ffibuilder"]``
-in ``setup.py``, so ``pip install .`` and ``pip install -e .`` compile
-``native/sorts.c``.  Run it directly (``python native/_ffi_build.py``) to build
-the extension in place without pip.
+``native`` belongs to the benchmark suite and is not installed with
+greenbench (an installed top-level ``native`` package would shadow a user's
+own).  ``python native/_ffi_build.py`` builds the extension in place, next to
+``native/sorts.c``; the nox sessions run it, and say what to install when the
+C compiler is missing.
 
 Compiler flags: ``-O2`` unless the environment variable ``GREENBENCH_CFLAGS``
 says otherwise (split like a shell would; an empty value adds no flags, so
@@ -125,7 +126,20 @@ def make_ffibuilder(environ: Mapping[str, str] | None = None) -> FFI:
 
 ffibuilder = make_ffibuilder()
 
+NO_COMPILER = (
+    "native extension not built (C compiler missing or failed): install a C compiler and the Python headers "
+    "(Debian/Ubuntu: apt-get install build-essential python3-dev; Fedora: dnf install gcc python3-devel; "
+    "macOS: xcode-select --install), then run python native/_ffi_build.py"
+)
+
 if __name__ == "__main__":
-    # Build in place next to this file's package (for a tree without pip).
+    import sys
+
+    # Build in place next to this file's package.
     os.chdir(_HERE.parent)
-    ffibuilder.compile(verbose=True)
+    try:
+        ffibuilder.compile(verbose=False)
+    except Exception as exc:  # distutils/setuptools compile errors have no common base
+        print(f"error: {NO_COMPILER} ({type(exc).__name__}: {exc})", file=sys.stderr)
+        raise SystemExit(2) from None
+    print("built native._sorts in place")

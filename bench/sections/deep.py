@@ -5,7 +5,7 @@ energy per 1,000 predictions) beside the study's Keras/CodeCarbon figures; the
 energy-per-accuracy-point ranking, ours and the study's; and the GANs' quality
 (W1 / FID and IS in MNIST-CNN features) beside their untrained-generator
 baseline and the real-data floor, with the sample pictures embedded.  Entries
-are read only through :mod:`bench.results`.
+are read only through :mod:`greenbench.results`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import results as r
+from greenbench import results as r
+from greenbench.units import J_PER_KWH
 
 TITLE = "Deep learning: MLP, GRU, CNN, transformer and three GANs on MNIST"
 
@@ -24,7 +25,7 @@ GROUP_GAN_TRAIN = "gan-train"
 GROUP_GAN_INFER = "gan-infer"
 GROUPS = (GROUP_TRAIN, GROUP_INFER, GROUP_GAN_TRAIN, GROUP_GAN_INFER)
 
-J_PER_KWH = 3.6e6
+
 
 #: The study's figures: "Green AI" guide, Tables 14–16 (Keras on MNIST, 5 epochs, CodeCarbon on
 #: an Intel i7-10510U laptop with CPU power taken as 12.5 W and RAM as 2.93 W: estimates).

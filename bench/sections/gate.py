@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench import results as R
+from greenbench import results as R
 
 TITLE = "Energy regression gate: false alarms and detection on this machine"
 

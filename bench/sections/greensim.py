@@ -8,7 +8,7 @@ Two parts, each only when the run holds what it needs:
   greensim group): 10^6 calls across a few grids and PUEs.  Every figure there
   is a greensim model output — projected, estimated — and says so.
 
-Entries are read only through :mod:`bench.results`.
+Entries are read only through :mod:`greenbench.results`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import greensim as gs
-from bench import results as r
+from greenbench import results as r
 
 TITLE = "greensim: load shifting and what-if projections"
 

@@ -4,7 +4,7 @@ Reads the ``meters`` benchmark (bench/test_meters.py): its
 ``extra_info["meter"]`` (the auto meter's describe()), ``["probe"]`` (every
 source and why it is or is not used) and ``["overhead"]`` (start+stop
 timings of our meters beside CodeCarbon's, measured in the same run).
-Entries are read only through :mod:`bench.results`.
+Entries are read only through :mod:`greenbench.results`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench import results as r
+from greenbench import results as r
 
 TITLE = "Energy meters: which one, why, and what measuring costs"
 
@@ -94,7 +94,7 @@ def render(benchmarks: list[dict[str, Any]], out_dir: Path) -> str:
     )
     imports = o.get("import_s", {})
     if imports:
-        lines.append(f"Imports before first use (not in the figures above): bench.meters "
+        lines.append(f"Imports before first use (not in the figures above): greenbench.meters "
                      f"{_s(_num(imports, 'auto'))}, codecarbon {_s(_num(imports, 'codecarbon'))}.")
     w = o.get("one_ms_window", {})
     if w:

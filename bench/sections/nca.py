@@ -5,7 +5,7 @@ study's 15,260 J (a T4's 70 W TDP × 218 s, not a measurement), inference
 energy per 1,000 steps for each backend and grid size, the speed ratios
 measured side by side in one test, the greensim-ready MAC counts, and the
 pictures the benchmarks wrote.  Entries are read only through
-:mod:`bench.results`.
+:mod:`greenbench.results`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import results as r
+from greenbench import results as r
 
 TITLE = "Texture NCA: training and inference (Numba vs torch eager vs torch.compile)"
 

@@ -6,7 +6,7 @@ its ratio to the C sort of the same algorithm; the fitted log-log exponents;
 an extrapolation to n = 10^6 where 10^6 was not measured (labelled as such);
 the Python ÷ C ratios beside the study's and Pereira et al.'s; and what
 numpy's ``kind="heapsort"`` turned out to be.  Entries are read only through
-:mod:`bench.results`.
+:mod:`greenbench.results`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import results as r
+from greenbench import results as r
 
 TITLE = "Sorting: C (cffi) vs pure Python, with the sorts people use"
 

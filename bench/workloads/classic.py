@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.neighbors import KNeighborsClassifier
 
-from greensim.errors import ConfigError
+from greenbench.errors import ConfigError
 
 __all__ = [
     "KMEANS_CLUSTER_COUNTS",

@@ -66,7 +66,7 @@ from bench.workloads.torch_utils import (
     seeded,
     synchronize,
 )
-from greensim.errors import ConfigError, DataError
+from greenbench.errors import ConfigError, DataError
 
 __all__ = [
     "IMAGE_GANS",

@@ -41,7 +41,7 @@ from bench.workloads.torch_utils import (
     seeded,
     synchronize,
 )
-from greensim.errors import ConfigError
+from greenbench.errors import ConfigError
 
 __all__ = [
     "ARCHITECTURES",

@@ -12,7 +12,7 @@
   stderr is not a TTY or ``CI`` is set.  The ETA is display only: nothing here
   measures time or energy for a result.
 
-Imports nothing of ``bench.meters`` nor pytest.
+Imports nothing of ``greenbench.meters`` nor pytest.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TextIO
 import numpy as np
 import torch
 
-from greensim.errors import ConfigError, DataError
+from greenbench.errors import ConfigError, DataError
 
 __all__ = [
     "LineProgress",

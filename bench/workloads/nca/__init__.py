@@ -17,7 +17,7 @@ Modules (pure functions and plain classes; no timing, no energy, no pytest):
 - :mod:`.images`  target textures, checkpoints, PNG helpers
 - :mod:`.train`   the seeded training loop and its evaluation
 
-Imports: numpy, torch, numba, scikit-image, Pillow and :mod:`greensim.errors`
+Imports: numpy, torch, numba, scikit-image, Pillow and :mod:`greenbench.errors`
 only (never meters, never pytest).
 """
 

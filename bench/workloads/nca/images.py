@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from greensim.errors import ConfigError, DataError
+from greenbench.errors import ConfigError, DataError
 
 from .model import NCAWeights
 

@@ -36,7 +36,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from greensim.errors import ConfigError
+from greenbench.errors import ConfigError
 
 from .model import CHANNELS, HIDDEN, PERCEPTION, NCAWeights
 

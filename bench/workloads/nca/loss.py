@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from greensim.errors import ConfigError
+from greenbench.errors import ConfigError
 
 PATCH = 3
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from greensim.errors import ConfigError
+from greenbench.errors import ConfigError
 
 #: state channels: RGB + 9 hidden (Niklasson et al. 2021, "Model")
 CHANNELS = 12

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from greensim.errors import ConfigError
+from greenbench.errors import ConfigError
 
 from .images import load_target
 from .loss import make_loss

@@ -1,0 +1,152 @@
+"""The measurement record and the small interface every energy meter follows.
+
+Imports: stdlib and :mod:`greenbench.errors` only (never pytest, never numpy).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from greenbench.errors import MeterError
+
+#: Every source name a Measurement may carry (a composite joins them: "rapl+nvml").
+SOURCES = ("rapl", "nvml", "codecarbon", "model", "null")
+
+
+def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
+    return types.MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """Energy of one window, validated at construction.
+
+    ``energy_j`` is the total the source attributes to the window (joules);
+    ``domains`` splits it (e.g. ``package-0``, ``dram-0``, ``gpu0``) and, when
+    present, sums to ``energy_j`` (the model meter's ``cpu``/``memory`` split
+    included).  ``estimated`` is True for every figure that was not read off a
+    hardware counter.
+    """
+
+    energy_j: float
+    duration_s: float
+    cpu_time_s: float
+    source: str
+    estimated: bool
+    domains: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("energy_j", "duration_s", "cpu_time_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
+                raise MeterError(f"Measurement.{name} must be a finite number, got {value!r}")
+            if value < 0:
+                raise MeterError(f"Measurement.{name} must be >= 0, got {value!r}")
+        if self.duration_s <= 0:
+            raise MeterError(f"Measurement.duration_s must be > 0, got {self.duration_s!r}")
+        if not self.source or any(part not in SOURCES for part in self.source.split("+")):
+            raise MeterError(
+                f"Measurement.source must be one of {SOURCES} or several joined by '+', got {self.source!r}"
+            )
+        for key, value in self.domains.items():
+            if not math.isfinite(value) or value < 0:
+                raise MeterError(f"Measurement.domains[{key!r}] must be finite and >= 0, got {value!r}")
+        object.__setattr__(self, "domains", _frozen_mapping(self.domains))
+
+    @property
+    def power_w(self) -> float:
+        """Mean power over the window (W)."""
+        return self.energy_j / self.duration_s
+
+    @property
+    def energy_kwh(self) -> float:
+        return self.energy_j / 3.6e6
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "energy_j": self.energy_j,
+            "duration_s": self.duration_s,
+            "cpu_time_s": self.cpu_time_s,
+            "power_w": self.power_w,
+            "source": self.source,
+            "estimated": self.estimated,
+            "domains": dict(self.domains),
+            "notes": list(self.notes),
+        }
+
+
+@runtime_checkable
+class Meter(Protocol):
+    """What the plugin needs from an energy source.
+
+    ``start()`` / ``stop()`` bracket one window (one at a time per instance);
+    ``stop()`` returns an immutable :class:`Measurement`.  ``describe()``
+    returns JSON-safe facts for ``machine_info`` (source, estimated,
+    resolution, update period, domains).
+    """
+
+    source: str
+    estimated: bool
+    #: shortest window (s) the source can resolve; shorter windows get a warning
+    update_period_s: float
+
+    def start(self) -> None: ...
+
+    def stop(self) -> Measurement: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class Window:
+    """Holder filled when a ``with meter.measure()`` block ends."""
+
+    __slots__ = ("measurement",)
+
+    def __init__(self) -> None:
+        self.measurement: Measurement | None = None
+
+
+class MeterBase:
+    """Shared context-manager plumbing; subclasses implement start/stop."""
+
+    source: str = "null"
+    estimated: bool = True
+    update_period_s: float = 0.0
+
+    def start(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def stop(self) -> Measurement:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "estimated": self.estimated,
+            "update_period_s": self.update_period_s,
+        }
+
+    @contextmanager
+    def measure(self) -> Iterator[Window]:
+        """``with meter.measure() as w: ...`` then ``w.measurement``."""
+        window = Window()
+        self.start()
+        try:
+            yield window
+        finally:
+            window.measurement = self.stop()
+
+    def __enter__(self) -> MeterBase:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.last = self.stop()
+
+    last: Measurement | None = None

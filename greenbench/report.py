@@ -1,0 +1,239 @@
+"""The report folder: Markdown summary, PNG plots, the run's results.json.
+
+``python -m greenbench.report RESULTS.json --out DIR [--sections MODULE]``
+rebuilds it from any saved pytest-benchmark JSON; the plugin calls
+:func:`write_report` when given ``--energy-report DIR``, with the sections
+that suites add through the ``pytest_greenbench_report_sections`` hook.  Every energy figure not read off a hardware
+counter carries the estimated marker, in tables and plot labels alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from greenbench import atomic
+from greenbench import results as R
+from greenbench.errors import GreenbenchError
+from greenbench.units import fmt_si
+
+HIGHER_IS_BETTER = ("accuracy", "iou", "psnr", "is_", "ssim", "f1")
+
+
+def higher_is_better(metric: str) -> bool:
+    """Quality direction from the metric's name (accuracy up, FID/loss/distance down)."""
+    return any(metric.startswith(p) or p in metric for p in HIGHER_IS_BETTER)
+
+
+def pareto_front(points: Sequence[tuple[float, float]], higher_better: bool) -> list[int]:
+    """Indices of points not dominated in (lower energy, better quality), by energy."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1] if higher_better else points[i][1]))
+    front: list[int] = []
+    best = -math.inf if higher_better else math.inf
+    for i in order:
+        q = points[i][1]
+        if (higher_better and q > best) or (not higher_better and q < best):
+            front.append(i)
+            best = q
+    return front
+
+
+def _label(b: R.Bench) -> str:
+    return str(b.get("name", "?")).removeprefix("test_")
+
+
+def plot_energy(benchmarks: list[R.Bench], path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(b, R.energy_j(b)) for b in benchmarks if R.energy_j(b) > 0]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (str(r[0].get("group")), r[1]))
+    groups = sorted({str(b.get("group")) for b, _ in rows})
+    colours = {g: plt.get_cmap("tab10")(i % 10) for i, g in enumerate(groups)}
+    fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.6))
+    ax.barh(range(len(rows)), [e for _, e in rows], color=[colours[str(b.get("group"))] for b, _ in rows])
+    ax.set_yticks(range(len(rows)), [R.mark(_label(b), R.is_estimated(b)) for b, _ in rows], fontsize=7)
+    ax.set_xscale("log")
+    est = any(R.is_estimated(b) for b, _ in rows)
+    ax.set_xlabel("energy per call (J, median over rounds)" + (" — * estimated" if est else ""))
+    ax.set_title("Energy per workload" + (" (estimated: CPU-time model)" if est else ""))
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups]
+    ax.legend(handles, groups, fontsize=7, loc="lower right")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    atomic.save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_pareto(benchmarks: list[R.Bench], path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    by_metric: dict[str, list[tuple[R.Bench, float, float]]] = {}
+    for b in benchmarks:
+        e = R.energy_j(b)
+        if not e > 0:
+            continue
+        for metric, q in R.quality(b).items():
+            if math.isfinite(q):
+                by_metric.setdefault(metric, []).append((b, e, q))
+    metrics = [m for m, pts in sorted(by_metric.items()) if len(pts) >= 2]
+    if not metrics:
+        return None
+    cols = min(3, len(metrics))
+    rows_n = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.8 * rows_n), squeeze=False)
+    est = any(R.is_estimated(b) for b in benchmarks)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        pts = by_metric[metric]
+        hib = higher_is_better(metric)
+        front = pareto_front([(e, q) for _, e, q in pts], hib)
+        ax.scatter([e for _, e, _ in pts], [q for _, _, q in pts], s=18, color="tab:blue", zorder=2)
+        fx = [pts[i][1] for i in front]
+        fy = [pts[i][2] for i in front]
+        ax.step(fx, fy, where="post", color="tab:green", lw=1.2, label="Pareto front", zorder=1)
+        for b, e, q in pts:
+            ax.annotate(_label(b)[:28], (e, q), fontsize=5.5, xytext=(2, 2), textcoords="offset points")
+        energies = [e for _, e, _ in pts]
+        if max(energies) / min(energies) >= 10:  # a log axis only where the energies span a decade
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("energy per call (J)" + (" *estimated" if est else ""))
+        ax.set_ylabel(f"{metric} ({'higher' if hib else 'lower'} is better)")
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    fig.suptitle("Energy vs quality" + (" — energy estimated (CPU-time model)" if est else ""), fontsize=10)
+    fig.tight_layout()
+    atomic.save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def summary_table(benchmarks: list[R.Bench]) -> str:
+    lines = [
+        "| group | benchmark | time (median) | energy / call | power | CO2e / call | quality | meter |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for b in sorted(benchmarks, key=lambda b: (str(b.get("group")), str(b.get("name")))):
+        est = R.is_estimated(b)
+        q = ", ".join(f"{k} {v:.4g}" for k, v in R.quality(b).items()) or "-"
+        lines.append(
+            f"| {b.get('group') or '-'} | `{b.get('name')}` | {fmt_si(R.time_s(b), 's')} | "
+            f"{R.fmt_energy(b)} | {R.mark(fmt_si(R.power_w(b), 'W'), est)} | "
+            f"{R.mark(fmt_si(R.co2e_g(b), 'g'), est)} | {q} | {R.source(b)} |"
+        )
+    return "\n".join(lines)
+
+
+def render_sections(sections: Sequence[Any], benchmarks: list[R.Bench], out_dir: Path) -> tuple[list[str], list[str]]:
+    """Markdown of each section (see greenbench.hookspecs), and the errors of those that failed."""
+    parts: list[str] = []
+    errors: list[str] = []
+    for section in sections:
+        title = str(getattr(section, "TITLE", section))
+        try:
+            body = section.render(benchmarks, out_dir)
+        except Exception as exc:  # a broken section must not hide the rest of the report
+            errors.append(f"section {title}: {type(exc).__name__}: {exc}")
+            traceback.print_exc(file=sys.stderr)
+            body = f"_This section failed to render: {type(exc).__name__}: {exc}_"
+        if body:
+            parts.append(f"## {title}\n\n{body.strip()}\n")
+    return parts, errors
+
+
+def import_sections(names: Sequence[str]) -> list[Any]:
+    """Section objects from module names: a module with ``load_sections()`` gives its list, else itself."""
+    out: list[Any] = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise GreenbenchError(f"--sections {name}: cannot import it ({exc})") from None
+        loader = getattr(module, "load_sections", None)
+        out.extend(loader() if callable(loader) else [module])
+    return out
+
+
+def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence[Any] = ()) -> Path:
+    """Write ``results.json``, plots and ``README.md`` into ``out_dir``; return the Markdown path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(out / "results.json", output)
+    benchmarks = [b for b in output.get("benchmarks", []) if R.has_energy(b)]
+    mi = output.get("machine_info") or {}
+    gb = mi.get("greenbench") or {}
+    meter = gb.get("meter") or {}
+    cpu = (mi.get("cpu") or {}).get("brand_raw") or mi.get("processor") or "?"
+    est = any(R.is_estimated(b) for b in benchmarks)
+    md = [
+        "# greenbench report\n",
+        f"- when: {output.get('datetime', '?')}; commit: {(output.get('commit_info') or {}).get('id', '?')}",
+        f"- machine: {mi.get('node', '?')} — {cpu}, {mi.get('system', '?')}, Python {mi.get('python_version', '?')}",
+        f"- meter: **{meter.get('source', '?')}** ("
+        + ("estimated" if meter.get("estimated", True) else "hardware counter")
+        + ")"
+        + (f" — {meter.get('reason')}" if meter.get("reason") else ""),
+        f"- threads: {gb.get('threads', '?')}; device: {gb.get('device', '?')}; "
+        f"carbon intensity: {gb.get('intensity_label', '?')}",
+        f"- {len(benchmarks)} benchmarks with energy; figures are per call, median over rounds.",
+    ]
+    if est:
+        md.append(f"- {R.ESTIMATED_LEGEND}. No RAPL/NVML counter was readable: energy comes from the "
+                  "CPU-time model (this process's CPU time x per-core power + memory).")
+    md.append("")
+    if plot_energy(benchmarks, out / "energy_per_workload.png"):
+        md.append("![energy per workload](energy_per_workload.png)\n")
+    if plot_pareto(benchmarks, out / "energy_vs_quality.png"):
+        md.append("![energy vs quality, Pareto front per metric](energy_vs_quality.png)\n")
+    md.append("## All benchmarks\n")
+    md.append(summary_table(benchmarks) + "\n")
+    warned = [(b["name"], w) for b in benchmarks for w in (R.energy(b) or {}).get("warnings", [])]
+    if warned:
+        md.append(f"<details><summary>Measurement warnings ({len(warned)})</summary>\n")
+        md.extend(f"- `{n}`: {w}" for n, w in warned)
+        md.append("\n</details>\n")
+    parts, errors = render_sections(sections, output.get("benchmarks", []), out)
+    md.extend(parts)
+    if errors:
+        md.append("## Section errors\n")
+        md.extend(f"- {e}" for e in errors)
+    path = atomic.write_text(out / "README.md", "\n".join(md) + "\n")
+    if errors:
+        raise GreenbenchError(f"report written to {path}, but {len(errors)} section(s) failed: {errors[0]}")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="greenbench report", description=__doc__.splitlines()[0])
+    parser.add_argument("results", help="a pytest-benchmark JSON file (--benchmark-json / autosave)")
+    parser.add_argument("--out", default="report", help="report folder (default: report)")
+    parser.add_argument("--sections", action="append", default=[], metavar="MODULE",
+                        help="also render the report sections of this module (e.g. bench.sections); repeatable")
+    args = parser.parse_args(argv)
+    try:
+        path = write_report(R.load(args.results), args.out, sections=import_sections(args.sections))
+    except GreenbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

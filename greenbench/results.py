@@ -1,0 +1,251 @@
+"""The one owner of greenbench's results schema, and the reader of saved JSON.
+
+Every figure greenbench stores lives in pytest-benchmark's own JSON: the
+energy block of one benchmark is ``extra_info["energy"]`` (an
+:class:`EnergyRecord`), flat copies go under ``stats`` (``energy_j_min``...,
+for pytest-benchmark's compare), the meter under ``machine_info["greenbench"]``
+and the file-level version under ``output["greenbench"]``.  Report sections,
+the gate and greensim read entries only through this module.
+
+Layout of one entry written by the plugin (schema_version 1)::
+
+    {"name": ..., "fullname": ..., "group": ..., "params": {...},
+     "stats": {"min": s, "median": s, ..., "energy_j_min": J, "energy_j_median": J, ...},
+     "extra_info": {
+        "energy": {"schema_version": 1, "source": "model", "estimated": true,
+                   "per_call_j": {"min": J, "median": J, "mean": J, "max": J, "stddev": J, "rounds": n},
+                   "rounds_j": [J, ...], "power_w": W, "co2e_g": g,
+                   "intensity_g_per_kwh": 475.0, "intensity_label": "...",
+                   "domains_j": {...}, "contended_rounds": k, "warnings": [...]},
+        "quality": {"accuracy": 0.94}, "artifacts": ["nca/texture.png"], ...}}
+
+Energy figures are per call of the benchmarked function (a round's energy
+divided by its iterations), like pytest-benchmark's times.  A change of this
+layout that older readers would misread bumps :data:`SCHEMA_VERSION`
+(``tests/greenbench/golden_results.json`` fails otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from greenbench.errors import DataError
+from greenbench.units import fmt_si
+
+#: version of the energy block and of the file-level ``greenbench`` key; readers refuse others
+SCHEMA_VERSION = 1
+#: versions this reader understands
+KNOWN_VERSIONS = frozenset({1})
+
+#: marker appended to every figure that was not read off a hardware counter
+ESTIMATED_MARK = "*"
+ESTIMATED_LEGEND = "`*` estimated (not read off a hardware energy counter)"
+
+Bench = Mapping[str, Any]
+
+__all__ = ["SCHEMA_VERSION", "EnergyRecord", "check_version", "fmt_si", "load", "record"]
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyRecord:
+    """The energy block of one benchmark (``extra_info["energy"]``), per call of the function.
+
+    Built by :mod:`greenbench.recorder`; written with :meth:`to_json` and read
+    back with :meth:`from_json`, which refuses an unknown ``schema_version``.
+    """
+
+    source: str
+    estimated: bool
+    per_call_j: Mapping[str, float]
+    rounds_j: tuple[float, ...]
+    calls: int
+    total_j: float
+    power_w: float
+    cpu_time_s: float
+    co2e_g: float
+    intensity_g_per_kwh: float
+    intensity_label: str
+    domains_j: Mapping[str, float] = field(default_factory=dict)
+    other_cores_busy: float | None = None
+    contended_rounds: int = 0
+    contended: tuple[bool, ...] = ()
+    speed_probe_s: float | None = None
+    speed_probes_s: tuple[float, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    threads: int | None = None
+    #: fields a newer writer of the same schema version added (kept, not interpreted)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "energy block") -> EnergyRecord:
+        check_version(data.get("schema_version"), where)
+        names = {f.name for f in fields(cls)} - {"extra"}
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        missing = sorted(required - set(data))
+        if missing:
+            raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
+        kwargs: dict[str, Any] = {}
+        for name in names & set(data):
+            value = data[name]
+            if isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        extra = {k: v for k, v in data.items() if k not in names and k != "schema_version"}
+        return cls(**kwargs, extra=extra)
+
+
+def check_version(version: Any, where: str) -> None:
+    """Refuse a schema version this reader does not know (one line, naming ``where``)."""
+    if version is None:  # files of greenbench 0.1 before the version was checked carry 1
+        return
+    if isinstance(version, bool) or version not in KNOWN_VERSIONS:
+        known = ", ".join(str(v) for v in sorted(KNOWN_VERSIONS))
+        raise DataError(f"{where}: unknown greenbench schema_version {version!r} (this greenbench reads {known}); "
+                        "upgrade greenbench to read it")
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Load a pytest-benchmark JSON file, with a one-line error if it is not one.
+
+    The file-level and per-benchmark ``schema_version`` are checked here, so
+    every reader of saved results refuses versions it does not know.
+    """
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{p}: no such results file (expected a pytest-benchmark JSON)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{p}: not valid JSON ({exc}); expected a pytest-benchmark JSON file") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise DataError(f"{p}: missing the 'benchmarks' list of a pytest-benchmark JSON file")
+    check_output(data, str(p))
+    return data
+
+
+def check_output(data: Mapping[str, Any], where: str) -> None:
+    """Check the versions of a whole pytest-benchmark JSON document."""
+    gb = data.get("greenbench")
+    if isinstance(gb, Mapping):
+        check_version(gb.get("schema_version"), f"{where}: greenbench")
+    for i, b in enumerate(data.get("benchmarks") or []):
+        e = (b.get("extra_info") or {}).get("energy") if isinstance(b, Mapping) else None
+        if isinstance(e, Mapping):
+            check_version(e.get("schema_version"), f"{where}: benchmarks[{i}] ({b.get('fullname', '?')}) energy")
+
+
+def energy(b: Bench) -> Mapping[str, Any] | None:
+    """The raw energy block of an entry (version-checked), or None."""
+    info = b.get("extra_info") or {}
+    e = info.get("energy")
+    if not isinstance(e, Mapping):
+        return None
+    check_version(e.get("schema_version"), f"{b.get('fullname', b.get('name', '?'))}: energy")
+    return e
+
+
+def record(b: Bench) -> EnergyRecord | None:
+    """The entry's energy block as an :class:`EnergyRecord`, or None."""
+    e = energy(b)
+    return EnergyRecord.from_json(e, f"{b.get('fullname', b.get('name', '?'))}: energy") if e else None
+
+
+def stats_fields(e: Mapping[str, Any]) -> dict[str, float]:
+    """Flat ``stats`` keys (``energy_j_min``...) so saved files carry them for compare."""
+    per_call = e.get("per_call_j") or {}
+    out = {f"energy_j_{k}": float(v) for k, v in per_call.items() if k != "rounds"}
+    out["power_w"] = float(e.get("power_w", math.nan))
+    out["co2e_g"] = float(e.get("co2e_g", math.nan))
+    return out
+
+
+def has_energy(b: Bench) -> bool:
+    e = energy(b)
+    return e is not None and isinstance(e.get("per_call_j"), Mapping)
+
+
+def energy_j(b: Bench, stat: str = "median") -> float:
+    """Energy per call (J) by statistic; NaN when the entry has no energy."""
+    e = energy(b)
+    if not e:
+        return math.nan
+    return float(e.get("per_call_j", {}).get(stat, math.nan))
+
+
+def time_s(b: Bench, stat: str = "median") -> float:
+    return float(b.get("stats", {}).get(stat, math.nan))
+
+
+def power_w(b: Bench) -> float:
+    e = energy(b)
+    return float(e.get("power_w", math.nan)) if e else math.nan
+
+
+def co2e_g(b: Bench) -> float:
+    e = energy(b)
+    return float(e.get("co2e_g", math.nan)) if e else math.nan
+
+
+def source(b: Bench) -> str:
+    e = energy(b)
+    return str(e.get("source", "?")) if e else "-"
+
+
+def is_estimated(b: Bench) -> bool:
+    """True unless the entry says its energy came off a hardware counter."""
+    e = energy(b)
+    return bool(e.get("estimated", True)) if e else True
+
+
+def quality(b: Bench) -> dict[str, float]:
+    q = (b.get("extra_info") or {}).get("quality") or {}
+    return {str(k): float(v) for k, v in q.items() if isinstance(v, (int, float))}
+
+
+def extra(b: Bench, key: str, default: Any = None) -> Any:
+    return (b.get("extra_info") or {}).get(key, default)
+
+
+def select(benchmarks: Iterable[Bench], *, name: str | None = None, group: str | None = None,
+           **params: Any) -> list[Bench]:
+    """Entries whose test name starts with ``name`` / whose group and params match."""
+    out = []
+    for b in benchmarks:
+        if name is not None and not str(b.get("name", "")).startswith(name):
+            continue
+        if group is not None and b.get("group") != group:
+            continue
+        bp = b.get("params") or {}
+        if any(bp.get(k) != v for k, v in params.items()):
+            continue
+        out.append(b)
+    return out
+
+
+def mark(text: str, estimated: bool) -> str:
+    """Append the estimated marker to a formatted figure ('-' for no figure stays bare)."""
+    return f"{text}{ESTIMATED_MARK}" if estimated and text != "-" else text
+
+
+def fmt_energy(b: Bench, stat: str = "median") -> str:
+    return mark(fmt_si(energy_j(b, stat), "J"), is_estimated(b))

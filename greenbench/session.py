@@ -1,0 +1,207 @@
+"""Per-session state of the energy plugin: meter, records, gate, summary.
+
+Plain class, no pytest imports: ``greenbench.plugin`` holds the hooks and calls in.
+It never changes how the tests run: thread counts are read and recorded, not set.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenbench import gate
+from greenbench import results as R
+from greenbench.carbon import Intensity
+from greenbench.errors import GreenbenchError
+from greenbench.load import thin
+from greenbench.meters.base import Meter
+from greenbench.recorder import RoundRecorder, summarize
+
+
+def cuda_sync() -> Callable[[], None] | None:
+    """torch.cuda.synchronize if torch is loaded and a GPU is in use, else None."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    sync: Callable[[], None] = torch.cuda.synchronize
+    return sync
+
+
+@dataclass
+class EnergySession:
+    meter_factory: Callable[[], Meter]
+    intensity: Intensity
+    threads: int | None = None
+    rule: gate.GateRule | None = None
+    any_meter: bool = False
+    device: str = "auto"
+    meter_name: str = "auto"
+    _meter: Meter | None = None
+    blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    baseline_machine_info: dict[str, Any] | None = None
+    verdicts: list[gate.Verdict] = field(default_factory=list)
+    refusal: str | None = None
+    report_path: Any = None
+    output: dict[str, Any] | None = None
+    report_error: str | None = None
+
+    @property
+    def meter(self) -> Meter:
+        """The meter bracketing every benchmark round (one window at a time)."""
+        if self._meter is None:
+            self._meter = self.meter_factory()
+        return self._meter
+
+    def fresh_meter(self) -> Meter:
+        """Another meter of the same kind, for windows inside a measured round."""
+        from greenbench.meters import get_meter, probe
+
+        return probe().meter if self.meter_name == "auto" else get_meter(self.meter_name)
+
+    # -- per benchmark ---------------------------------------------------
+    def attach(self, fixture: Any) -> RoundRecorder:
+        sync = cuda_sync() if self.device == "cuda" else None
+        recorder = RoundRecorder(self.meter, sync=sync)
+        recorder.attach(fixture)
+        return recorder
+
+    def finish(self, fixture: Any, recorder: RoundRecorder) -> None:
+        stats = getattr(fixture, "stats", None)
+        data = getattr(getattr(stats, "stats", None), "data", None) or []
+        records, other = recorder.kept(len(data))
+        if not records:
+            return
+        probe = recorder.probe
+        rec = summarize(records, other, self.meter.describe(), self.intensity,
+                        speed_probe_s=probe.speed_s, speed_probes_s=thin(probe.speeds), threads=self.threads)
+        block = rec.to_json()
+        fixture.extra_info["energy"] = block
+        self.blocks[fixture.fullname] = block
+
+    def resolved_device(self) -> str:
+        """``cpu``/``cuda``; ``auto`` resolves without importing torch if no workload did."""
+        if self.device != "auto":
+            return self.device
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            return "cuda"
+        return "cpu"
+
+    # -- saved JSON ------------------------------------------------------
+    def machine_info(self) -> dict[str, Any]:
+        return {
+            "schema_version": R.SCHEMA_VERSION,
+            "meter": self.meter.describe(),
+            "threads": self.threads,
+            "device": self.resolved_device(),
+            "intensity_g_per_kwh": self.intensity.g_per_kwh,
+            "intensity_label": self.intensity.label,
+            "python": platform.python_version(),
+        }
+
+    def update_json(self, output_json: dict[str, Any]) -> None:
+        output_json["greenbench"] = {"schema_version": R.SCHEMA_VERSION}
+        for entry in output_json.get("benchmarks", []):
+            block = (entry.get("extra_info") or {}).get("energy")
+            if isinstance(block, Mapping) and isinstance(entry.get("stats"), dict):
+                entry["stats"].update(R.stats_fields(block))
+
+    # -- the gate --------------------------------------------------------
+    def run_gate(self, current: list[dict[str, Any]], baseline: Mapping[str, Mapping[str, Any]]) -> None:
+        rule = self.rule or gate.GateRule.parse("10%")
+        base_meter = gate.meter_of(self.baseline_machine_info)
+        ours = str(self.meter.describe().get("source"))
+        if base_meter and base_meter != ours and not self.any_meter:
+            self.refusal = (
+                f"energy gate: refusing to compare energy measured by different meters "
+                f"(baseline: {base_meter}, this run: {ours}); rerun with the baseline's meter "
+                f"(--energy-meter {base_meter.split('+')[0]}) or pass --energy-compare-any-meter"
+            )
+            return
+        self.verdicts = [gate.compare_entries(baseline.get(str(e.get("fullname"))), e, rule) for e in current]
+
+    @property
+    def failed(self) -> bool:
+        if self.rule is None:  # without --energy-compare-fail the comparison only informs
+            return False
+        return self.refusal is not None or any(v.failed for v in self.verdicts)
+
+
+def fmt(value: float, unit: str) -> str:
+    from greenbench.units import fmt_si
+
+    return fmt_si(value, unit)
+
+
+def observed_threads(environ: Mapping[str, str] | None = None) -> int | None:
+    """The numeric libraries' thread count as the environment sets it (None: library default)."""
+    import os
+
+    value = (environ if environ is not None else os.environ).get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def make_session(option: Any) -> EnergySession:
+    """Build the session from parsed options; bad options raise GreenbenchError."""
+    from greenbench.carbon import resolve_intensity
+    from greenbench.meters import get_meter
+
+    name = str(getattr(option, "energy_meter", "auto"))
+    meter = get_meter(name)  # explicit but unavailable sources raise MeterUnavailable here
+    intensity = resolve_intensity(getattr(option, "carbon_intensity", None), getattr(option, "carbon_region", None))
+    expr = getattr(option, "energy_compare_fail", None)
+    rule = gate.GateRule.parse(expr) if expr else None
+    return EnergySession(
+        meter_factory=lambda: meter,
+        intensity=intensity,
+        threads=observed_threads(),
+        rule=rule,
+        any_meter=bool(getattr(option, "energy_compare_any_meter", False)),
+        meter_name=name,
+    )
+
+
+def current_json(config: Any) -> dict[str, Any] | None:
+    """This run's pytest-benchmark JSON, built by pytest-benchmark's own hooks."""
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is None:
+        return None
+    benchmarks = [b for b in bs.benchmarks if b and not b.has_error]
+    if not benchmarks:
+        return None
+    output = config.hook.pytest_benchmark_generate_json(
+        config=config,
+        benchmarks=benchmarks,
+        include_data=False,
+        machine_info=bs.get_machine_info(),
+        commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config),
+    )
+    config.hook.pytest_benchmark_update_json(config=config, benchmarks=benchmarks, output_json=output)
+    return dict(output)
+
+
+def finish_session(es: EnergySession, config: Any) -> bool:
+    """Run the gate (when comparing) and write the report; True if the run must fail."""
+    output = current_json(config)
+    es.output = output
+    if output is None:
+        return False
+    bs = config._benchmarksession
+    if bs.compared_mapping:
+        # the newest compared file is the baseline (pytest-benchmark lists them oldest first)
+        baseline = list(bs.compared_mapping.values())[-1]
+        es.run_gate(output["benchmarks"], baseline)
+    report_dir = config.getoption("energy_report")
+    if report_dir:
+        from greenbench.report import write_report
+
+        sections = [m for group in config.hook.pytest_greenbench_report_sections(config=config) for m in group]
+        try:
+            es.report_path = write_report(output, report_dir, sections=sections)
+        except GreenbenchError as exc:
+            es.report_error = str(exc)
+            return True
+    return es.failed
