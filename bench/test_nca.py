@@ -36,6 +36,7 @@ import pytest
 torch = pytest.importorskip("torch")
 numba = pytest.importorskip("numba")
 
+from bench import study  # noqa: E402
 from bench.workloads.nca import images  # noqa: E402
 from bench.workloads.nca import kernel as K  # noqa: E402
 from bench.workloads.nca import model as M  # noqa: E402
@@ -47,11 +48,11 @@ pytestmark = pytest.mark.filterwarnings(
 
 SHIPPED_CHECKPOINT = Path(__file__).parent / "workloads" / "nca" / "brick_64.npz"
 
-#: the study: NCA project report, training "3 min 38 s on a T4 (70 W max) = 15,260 J"
-#: (docs: /work/shared/STUDY.md "Texture NCA") -- 70 W TDP × 218 s, not a measurement
-STUDY_TRAIN_ENERGY_J = 15_260.0
-STUDY_TRAIN_DURATION_S = 218.0
-STUDY_BASIS = "NVIDIA T4 70 W TDP × 218 s (NCA project report); a TDP product, not a measurement"
+#: the study: NCA project report, training "3 min 38 s on a T4 (70 W max) = 15,260 J" (bench/study.toml)
+_STUDY = study.figure("nca.train")
+STUDY_TRAIN_ENERGY_J = float(_STUDY["energy_j"])
+STUDY_TRAIN_DURATION_S = float(_STUDY["duration_s"])
+STUDY_BASIS = str(_STUDY["basis"])
 
 #: backward ≈ 2 × forward MACs, so training ≈ 3 × forward (Kaplan et al. 2020,
 #: "Scaling Laws for Neural Language Models", sec. 2.1: C ≈ 6N per token = 3 × 2N)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import study
 from greenbench import results as r
 from greenbench.units import J_PER_KWH
 
@@ -30,13 +31,9 @@ GROUPS = (GROUP_TRAIN, GROUP_INFER, GROUP_GAN_TRAIN, GROUP_GAN_INFER)
 #: The study's figures: "Green AI" guide, Tables 14–16 (Keras on MNIST, 5 epochs, CodeCarbon on
 #: an Intel i7-10510U laptop with CPU power taken as 12.5 W and RAM as 2.93 W: estimates).
 #: total energy in kWh, test accuracy, wall time in s.
-STUDY = {
-    "mlp": {"energy_kwh": 0.000165, "accuracy": 0.9798, "time_s": 41.0},
-    "gru": {"energy_kwh": 0.001281, "accuracy": 0.9870, "time_s": 302.0},
-    "cnn": {"energy_kwh": 0.000444, "accuracy": 0.9905, "time_s": 205.0},
-}
+STUDY = {m: study.numbers(f"deep.{m}", "energy_kwh", "accuracy", "time_s") for m in ("mlp", "gru", "cnn")}
 #: the study's figures came from CodeCarbon's model, not a counter
-STUDY_ESTIMATED = True
+STUDY_ESTIMATED = bool(study.figure("deep.mlp")["estimated"])
 
 NAMES = {
     "mlp": "MLP (10 × Dense 128)",

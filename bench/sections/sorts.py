@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import study
 from greenbench import results as r
 
 TITLE = "Sorting: C (cffi) vs pure Python, with the sorts people use"
@@ -35,6 +36,13 @@ class StudyRow:
     python_energy_j: float
     python_estimated: bool  # the study estimated, not measured, the Python side
 
+    @classmethod
+    def of(cls, key: str) -> StudyRow:
+        f = study.figure(key)
+        return cls(c_time_s=float(f["c_time_s"]), c_energy_j=float(f["c_energy_j"]),
+                   python_time_s=float(f["python_time_s"]), python_energy_j=float(f["python_energy_j"]),
+                   python_estimated=bool(f["python_estimated"]))
+
     @property
     def time_ratio(self) -> float:
         return self.python_time_s / self.c_time_s
@@ -45,15 +53,13 @@ class StudyRow:
 
 
 #: heap sort, 1,000,000 items — guide, Table 3 (both sides measured with RAPL)
-STUDY_HEAP = StudyRow(c_time_s=0.74, c_energy_j=11.36, python_time_s=6.5, python_energy_j=66.26,
-                      python_estimated=False)
+STUDY_HEAP = StudyRow.of("sorts.heap")
 #: selection sort, 1,000,000 items — guide, Table 3 (Python side "about", estimated)
-STUDY_SELECTION = StudyRow(c_time_s=1091.76, c_energy_j=16547.21, python_time_s=7384.0,
-                           python_energy_j=70000.0, python_estimated=True)
+STUDY_SELECTION = StudyRow.of("sorts.selection")
 #: Python's energy normalised to C = 1.00 over the Computer Language Benchmarks
 #: Game — Pereira et al. 2017 (SLE '17, "Energy efficiency across programming
 #: languages", Table 4), repeated in Pereira et al. 2021 (Sci. Comput. Program.)
-PEREIRA_PYTHON_ENERGY = 75.88
+PEREIRA_PYTHON_ENERGY = study.numbers("literature.pereira_python_energy")["python_over_c"]
 
 C_OF = {"heap": "c-heap", "selection": "c-selection"}
 PY_OF = {"heap": "python-heap", "selection": "python-selection"}
