@@ -24,6 +24,7 @@ Public API (names and units are a contract)::
     rolling_average(series, step_min, window_min)
     best_windows(...), temporal_shift(...), geographic_shift(...), shift_jobs(...)
     load_scenario(path), run_scenario(scenario, results=..., benchmark=...)
+    embodied_g(device_kg_co2e, lifetime_years, hours, utilisation=1.0)   # amortised embodied CO2e, g
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from greensim.datacentre import (
     provider_pue,
     water_l,
 )
+from greensim.embodied import EMBODIED_DEVICES, EmbodiedDevice, embodied_g
 from greensim.footprint import (
     MEMORY_POWER_W_PER_GB,
     WORLD_INTENSITY_G_PER_KWH_IEA_2019,
@@ -90,14 +92,14 @@ except metadata.PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
-    "ARCHITECTURES", "DAMPFHOFER_2023", "FOUR_M_RANGES", "HOROWITZ_45NM", "J_PER_KWH",
+    "ARCHITECTURES", "DAMPFHOFER_2023", "EMBODIED_DEVICES", "FOUR_M_RANGES", "HOROWITZ_45NM", "J_PER_KWH",
     "MEMORY_POWER_W_PER_GB", "PUE_GOOGLE_FLEET", "PUE_INDUSTRY_2023", "PUE_INDUSTRY_2024",
     "PUE_LEFDAL_MINE", "STUDY_TABLE1_MJ_PER_MILLION_OPS", "WORLD_INTENSITY_G_PER_KWH_IEA_2019",
-    "Architecture", "BatchShift", "ConfigError", "DataCentre", "DataError", "Footprint", "FourM",
+    "Architecture", "BatchShift", "ConfigError", "DataCentre", "DataError", "EmbodiedDevice", "Footprint", "FourM",
     "GeographicShift", "GreenbenchError", "Horowitz45nm", "HourlySeries", "IntensityRecord",
     "MemoryAwareSnnModel", "Scenario", "ScenarioError", "ScenarioResult", "TemporalShift",
     "WindowChoice", "__version__", "accelerator_footprint", "best_windows", "break_even_spike_ops",
-    "co2e_g", "energy_per_million_ops_j", "facility_energy_j", "four_m", "geographic_shift",
+    "co2e_g", "embodied_g", "energy_per_million_ops_j", "facility_energy_j", "four_m", "geographic_shift",
     "get_architecture", "green_algorithms", "hourly_regions", "hourly_series", "implied_timesteps",
     "intensity_g_per_kwh", "intensity_record", "j_to_kwh", "kwh_to_j", "load_scenario",
     "op_mix_energy_j", "ops_energy_j", "provider_pue", "regions", "rolling_average", "run_scenario",

@@ -3,7 +3,7 @@
 Not imported by greensim at run time.  Run it after changing which subsets
 are shipped::
 
-    python -m greensim._tidy_data /work/shared/data
+    python -m greensim._tidy_data SOURCE_DIR   # the upstream copies listed in greenbench/data/README.md
 
 It copies the Green Algorithms v3.0 CSVs verbatim and writes tidied subsets
 of the OWID/Ember yearly table (one year per country), of the Electricity
@@ -21,7 +21,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-DATA_DIR = Path(__file__).with_name("data")
+DATA_DIR = Path(__file__).resolve().parent.parent / "greenbench" / "data"
 
 #: the calendar year taken from the OWID/Ember table (countries without it fall back one year)
 OWID_YEAR = 2023
@@ -94,7 +94,10 @@ def tidy_hourly(src_dir: Path, dst_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    shared = Path(args[0] if args else "/work/shared/data")
+    if not args:
+        print("usage: python -m greensim._tidy_data SOURCE_DIR", file=sys.stderr)
+        return 2
+    shared = Path(args[0])
     ga = DATA_DIR / "green_algorithms_v3.0"
     ga.mkdir(parents=True, exist_ok=True)
     for name in GREEN_ALGORITHMS_FILES:

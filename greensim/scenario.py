@@ -56,7 +56,6 @@ import dataclasses
 import difflib
 import fnmatch
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -222,17 +221,10 @@ class _Ctx:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file (one-line :class:`ScenarioError` on any problem)."""
+    from greenbench import safeio
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: no such scenario file (expected a TOML what-if file)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{p}: cannot read scenario file ({exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{p}: not valid TOML ({exc})") from None
+    data = safeio.load_toml(p, what="scenario file (TOML)", error=ScenarioError)
     return parse_scenario(data, p)
 
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from greenbench.errors import ConfigError
 from greensim import _check
 from greensim.architectures import HOROWITZ_45NM, PJ
 
@@ -77,8 +78,6 @@ DAMPFHOFER_2023_COMPETITIVE_SPIKES_PER_SYNAPSE = (0.15, 1.38)
 def _first_layer(macs: float, first_layer_macs: float) -> float:
     f = _check.non_negative("first_layer_macs", first_layer_macs)
     if f > macs:
-        from greenbench.errors import ConfigError
-
         raise ConfigError(f"first_layer_macs: expected at most macs ({macs:g}), got {first_layer_macs!r}")
     return f
 

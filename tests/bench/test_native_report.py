@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import make_entry
 
 from bench.sections import sorts
 
@@ -15,14 +16,11 @@ def entry(impl: str, n: int, time_s: float, energy_j: float | None = None, *, al
           estimated: bool = True, cpu_s: float | None = None) -> dict[str, Any]:
     extra: dict[str, Any] = {"sort": {"algorithm": algorithm, "impl": impl, "label": impl, "n": n},
                              "numpy_version": "9.9"}
-    if energy_j is not None:
-        extra["energy"] = {"source": "model", "estimated": estimated,
-                           "per_call_j": {"min": energy_j, "median": energy_j},
-                           "cpu_time_s": cpu_s if cpu_s is not None else time_s}
     if impl.startswith("c-"):
         extra["native_build"] = {"compiler_version": "gcc 12", "cflags": ["-O2"], "base_cflags": ["-O3"]}
-    return {"name": f"test_{algorithm}_sort[{impl}-{n}]", "group": f"sorts-{algorithm}",
-            "stats": {"min": time_s, "median": time_s}, "extra_info": extra}
+    return make_entry(f"test_{algorithm}_sort[{impl}-{n}]", [energy_j or 0.0], group=f"sorts-{algorithm}",
+                      time_s=time_s, extra=extra, energy=energy_j is not None, estimated=estimated,
+                      cpu_time_s=cpu_s if cpu_s is not None else time_s)
 
 
 def test_fit_exponent_recovers_a_power_law() -> None:
