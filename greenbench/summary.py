@@ -1,0 +1,234 @@
+"""The gate's Markdown summary: for a CI job summary and a pull-request comment.
+
+After ``pytest --benchmark-compare`` the plugin renders, per benchmark, the
+baseline → current energy per call (the gate's statistic, ``*`` when
+estimated), the raw and the host-speed-normalised change, the verdict, the
+change of recorded quality figures, and the gate's decision with how many
+benchmarks it really decided.  Regressions come first, then inconclusive
+changes, improvements and the rest; only the top :data:`TOP_ROWS` rows are
+shown open, the others are folded in ``<details>`` so the text stays short
+enough for a PR comment (GitHub caps comments at 65,536 characters).
+
+Written to ``$GITHUB_STEP_SUMMARY`` (appended, as GitHub expects) when that
+variable is set, and to ``--energy-summary PATH`` on request.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from greenbench import atomic
+from greenbench import results as R
+from greenbench.units import fmt_si
+
+#: rows shown open before the rest is folded into <details>
+TOP_ROWS = 10
+#: rows listed at all (a PR comment must stay under GitHub's 65,536 characters)
+MAX_ROWS = 300
+#: verdict order in the summary: what needs attention first
+ORDER = {"regression": 0, "inconclusive": 1, "improved": 2, "ok": 3, "skipped": 4, "refused": 5}
+ICON = {"regression": "🔴", "inconclusive": "🟡", "improved": "🟢", "ok": "⚪", "skipped": "➖", "refused": "⛔"}
+#: verdicts the gate really decided (the others could not be judged)
+DECIDED = frozenset({"regression", "improved", "ok"})
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One benchmark's line of the summary (figures per call, in J)."""
+
+    name: str
+    verdict: str
+    baseline_j: float
+    current_j: float
+    raw_change: float
+    change: float  # normalised for host speed when probes were recorded (the gate's figure)
+    confidence: float
+    estimated: bool
+    quality: str
+    codecarbon: str
+    reason: str
+    cause: str = ""
+
+
+def _raw_change(v: Any) -> float:
+    raw = getattr(v, "raw_change", None)
+    if isinstance(raw, (int, float)) and math.isfinite(raw):
+        return float(raw)
+    b, c = float(getattr(v, "baseline_j", math.nan)), float(getattr(v, "current_j", math.nan))
+    return c / b - 1.0 if b > 0 and math.isfinite(c) else math.nan
+
+
+def quality_change(baseline: R.Bench | None, current: R.Bench) -> str:
+    """``accuracy 0.91 → 0.93`` for each quality figure recorded in both runs (or only now)."""
+    now = R.quality(current)
+    before = R.quality(baseline) if baseline else {}
+    parts = []
+    for metric, q in now.items():
+        if metric in before and before[metric] != q:
+            parts.append(f"{metric} {before[metric]:.4g} → {q:.4g}")
+        else:
+            parts.append(f"{metric} {q:.4g}")
+    return ", ".join(parts)
+
+
+def rows(verdicts: Sequence[Any], current: Sequence[R.Bench],
+         baseline: Mapping[str, R.Bench] | None = None) -> list[Row]:
+    """The summary's rows, most urgent first (regressions by size of the increase)."""
+    by_name = {str(b.get("fullname")): b for b in current}
+    out = []
+    for v in verdicts:
+        cur = by_name.get(v.name, {})
+        base = (baseline or {}).get(v.name)
+        est = R.is_estimated(cur) or (bool(base) and R.is_estimated(base or {}))
+        out.append(Row(
+            name=v.name, verdict=v.verdict, baseline_j=float(v.baseline_j), current_j=float(v.current_j),
+            raw_change=_raw_change(v), change=float(v.change), confidence=float(v.confidence),
+            estimated=est, quality=quality_change(base, cur) if cur else "",
+            codecarbon=fmt_si(R.codecarbon_j(cur), "J") + R.ESTIMATED_MARK if cur and R.codecarbon_j(cur) > 0 else "",
+            reason=str(v.reason or ""), cause=str(getattr(v, "cause", "") or ""),
+        ))
+
+    def key(r: Row) -> tuple[int, float, str]:
+        size = r.change if math.isfinite(r.change) else -math.inf
+        return ORDER.get(r.verdict, 9), -size if r.verdict != "improved" else size, r.name
+
+    return sorted(out, key=key)
+
+
+def is_decided(v: Any) -> bool:
+    """The verdict's own ``decided`` when it has one, else regression/improved/ok."""
+    decided = getattr(v, "decided", None)
+    return bool(decided) if isinstance(decided, bool) else v.verdict in DECIDED
+
+
+def counts(verdicts: Sequence[Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in verdicts:
+        out[v.verdict] = out.get(v.verdict, 0) + 1
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{x:+.1%}" if math.isfinite(x) else "-"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rs: Sequence[Row], codecarbon: bool) -> list[str]:
+    head = "| | benchmark | baseline → current (J / call) | raw change | normalised change | verdict | quality |"
+    sep = "|---|---|---:|---:|---:|---|---|"
+    if codecarbon:
+        head += " CodeCarbon (J / call) |"
+        sep += "---:|"
+    lines = [head, sep]
+    for r in rs:
+        if r.verdict in ("skipped", "refused"):
+            energy = "-"
+            verdict = f"{r.verdict} ({r.reason})" if r.reason else r.verdict
+        else:
+            energy = (f"{R.mark(fmt_si(r.baseline_j, 'J'), r.estimated)} → "
+                      f"{R.mark(fmt_si(r.current_j, 'J'), r.estimated)}")
+            verdict = f"**{r.verdict}**" if r.verdict == "regression" else r.verdict
+            if r.verdict in ("regression", "inconclusive"):
+                verdict += f" ({r.cause})" if r.cause else f" ({r.confidence:.0%} sure)"
+        line = (f"| {ICON.get(r.verdict, '')} | `{_cell(r.name)}` | {energy} | {_pct(r.raw_change)} | "
+                f"{_pct(r.change)} | {_cell(verdict)} | {_cell(r.quality) or '-'} |")
+        if codecarbon:
+            line += f" {r.codecarbon or '-'} |"
+        lines.append(line)
+    return lines
+
+
+def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None) -> str:
+    """The headline: the gate's decision and how many benchmarks were really decided."""
+    if refusal:
+        return f"### ⛔ energy gate refused to compare\n\n{refusal}"
+    c = counts(verdicts)
+    decided = sum(is_decided(v) for v in verdicts)
+    n = len(verdicts)
+    regressed = c.get("regression", 0)
+    from greenbench import gate
+
+    closing = getattr(gate, "summary", None)  # the gate's own closing line, as the terminal prints it
+    line, failed = closing(verdicts, rule) if callable(closing) else ("", bool(regressed and rule is not None))
+    if rule is None:
+        head = "### energy compare (informative: no --energy-compare-fail given)"
+    elif failed or regressed:
+        head = f"### 🔴 energy gate FAILED ({rule}): {regressed} benchmark(s) regressed"
+    elif decided < n:
+        head = f"### 🟡 energy gate: no regression found ({rule}), {n - decided} of {n} not decided"
+    else:
+        head = f"### 🟢 energy gate passed ({rule})"
+    if line:
+        head += f"\n\n`{line}`"
+    parts = [f"{c[k]} {k}" for k in ORDER if c.get(k)]
+    return (f"{head}\n\n{decided} of {n} benchmarks decided ({', '.join(parts) or 'none'}); "
+            "inconclusive and skipped ones were not judged and never fail the gate.")
+
+
+def render(verdicts: Sequence[Any], current: Sequence[R.Bench], baseline: Mapping[str, R.Bench] | None = None,
+           *, rule: Any = None, refusal: str | None = None, meter: str | None = None, top: int = TOP_ROWS) -> str:
+    """The Markdown summary (a PR comment or a job summary)."""
+    md = ["## greenbench energy", "", decision_line(verdicts, rule, refusal), ""]
+    rs = rows(verdicts, current, baseline)
+    if rs:
+        codecarbon = any(r.codecarbon for r in rs)
+        listed = rs[:MAX_ROWS]
+        urgent = [r for r in listed if r.verdict in ("regression", "inconclusive")]
+        shown = listed[:max(top, min(len(urgent), top))]
+        rest = listed[len(shown):]
+        md += _table(shown, codecarbon)
+        if rest:
+            md += ["", f"<details><summary>{len(rest)} more benchmark(s)</summary>", ""]
+            md += _table(rest, codecarbon)
+            md += ["", "</details>"]
+        if len(rs) > MAX_ROWS:
+            md += ["", f"_{len(rs) - MAX_ROWS} more not listed (see the run's JSON)._"]
+        md.append("")
+    stat = getattr(rule, "field", "min")
+    notes = [f"Energy per call: the gate's statistic (`{stat}` over clean rounds)."
+             " Raw change: current ÷ baseline; normalised: divided by the host-speed probe ratio (the gate's figure)."]
+    if any(r.estimated for r in rs):
+        notes.append(R.ESTIMATED_LEGEND.replace("`*`", "`*` =") + ".")
+    if meter:
+        notes.append(f"Meter: {meter}.")
+    md += [" ".join(notes), ""]
+    return "\n".join(md)
+
+
+def render_session(es: Any, baseline: Mapping[str, R.Bench] | None = None) -> str:
+    """The summary of a finished :class:`greenbench.session.EnergySession`."""
+    output = es.output or {}
+    meter = ((output.get("machine_info") or {}).get("greenbench") or {}).get("meter") or {}
+    label = f"{meter.get('source', '?')} ({'estimated' if meter.get('estimated', True) else 'hardware counter'})"
+    return render(es.verdicts, output.get("benchmarks", []), baseline, rule=es.rule, refusal=es.refusal,
+                  meter=label if meter else None)
+
+
+def write(text: str, path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Write the summary to ``path`` (atomically) and append it to ``$GITHUB_STEP_SUMMARY`` when set."""
+    env = os.environ if environ is None else environ
+    written: list[Path] = []
+    if path:
+        written.append(atomic.write_text(path, text))
+    step = env.get("GITHUB_STEP_SUMMARY")
+    if step:
+        # GitHub hands each step its own file and reads what the step appended
+        with open(step, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        written.append(Path(step))
+    return written
+
+
+def write_session(es: Any, path: str | Path | None, baseline: Mapping[str, R.Bench] | None = None) -> list[Path]:
+    """After a compare: render the session's summary and write it where asked (see :func:`write`)."""
+    if not (es.verdicts or es.refusal):
+        return []
+    return write(render_session(es, baseline), path)
