@@ -27,6 +27,7 @@ energy, no pytest here.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -181,8 +182,13 @@ def build(arch: str) -> nn.Module:
 
 def train_classifier(arch: str, x_train: np.ndarray, y_train: np.ndarray, *, epochs: int,
                      batch_size: int = KERAS_BATCH_SIZE, lr: float = KERAS_ADAM_LR, seed: int = 0,
-                     device: str | torch.device = "cpu", progress: ProgressFn | None = None) -> nn.Module:
-    """Train ``arch`` on uint8 images with Adam and cross-entropy; return the model in eval mode."""
+                     device: str | torch.device = "cpu", progress: ProgressFn | None = None,
+                     on_epoch: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
+    """Train ``arch`` on uint8 images with Adam and cross-entropy; return the model in eval mode.
+
+    ``on_epoch(epoch, model)`` is called after each epoch (1-based) with the model still in
+    training mode; it must not change the model (copy ``state_dict()`` to keep a snapshot).
+    """
     check_images(x_train, "x_train", y_train)
     epochs = check_positive(epochs, "epochs")
     batch_size = check_positive(batch_size, "batch_size")
@@ -210,6 +216,9 @@ def train_classifier(arch: str, x_train: np.ndarray, y_train: np.ndarray, *, epo
                 if progress is not None:
                     progress(epoch * steps_per_epoch + step + 1, epochs * steps_per_epoch,
                              f"epoch {epoch + 1}/{epochs}")
+            if on_epoch is not None:
+                synchronize(dev)
+                on_epoch(epoch + 1, model)
     model.eval()
     synchronize(dev)
     return model
@@ -235,6 +244,19 @@ def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 100,
             device: str | torch.device = "cpu") -> np.ndarray:
     """Predicted digit (int64, shape (n,)) for each uint8 image."""
     return logits(model, x, batch_size=batch_size, device=device).argmax(dim=1).cpu().numpy()
+
+
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of ``model``'s parameters and buffers (for :func:`from_snapshot`)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def from_snapshot(arch: str, state: dict[str, torch.Tensor], device: str | torch.device = "cpu") -> nn.Module:
+    """A ``arch`` classifier in eval mode holding the weights of a :func:`snapshot`."""
+    with seeded(0):  # build() draws initial weights: leave the caller's RNG alone
+        model = build(arch)
+    model.load_state_dict(state)
+    return model.to(resolve_device(device)).eval()
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, *, batch_size: int = 100,

@@ -99,6 +99,29 @@ def test_training_is_deterministic_for_a_seed(arch: str) -> None:
     assert set(pred.tolist()) <= set(range(10))
 
 
+@pytest.mark.parametrize("arch", ["mlp", "transformer"])
+def test_epoch_snapshots_do_not_change_training(arch: str) -> None:
+    x, y = _images(40)
+    seen: list[int] = []
+    states: list[dict[str, torch.Tensor]] = []
+
+    def on_epoch(epoch: int, model: torch.nn.Module) -> None:
+        seen.append(epoch)
+        states.append(nets.snapshot(model))
+
+    plain = nets.train_classifier(arch, x, y, epochs=2, batch_size=16, seed=3)
+    logged = nets.train_classifier(arch, x, y, epochs=2, batch_size=16, seed=3, on_epoch=on_epoch)
+    assert seen == [1, 2] and _same(plain, logged)
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    last = nets.from_snapshot(arch, states[-1])
+    torch.testing.assert_close(torch.rand(2), expected)  # rebuilding leaves the caller's RNG alone
+    assert not last.training and _same(last, logged)
+    np.testing.assert_array_equal(nets.predict(last, x), nets.predict(logged, x))
+    assert not _same(nets.from_snapshot(arch, states[0]), logged)
+
+
 def test_read_only_inputs_are_accepted() -> None:
     x, y = _images(16)
     x.setflags(write=False)
