@@ -14,18 +14,22 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 #: shortest span (s) worth sampling: 5 USER_HZ ticks keeps the quantisation error <= 20%
 MIN_SPAN_S = 0.05
 #: other processes using at least this many cores make a window "contended"
 CONTENDED_OTHER_CORES = 0.5
-#: probe the host's speed again once this long (s) has passed: <= 5% extra wall time, outside timed rounds
-SPEED_PROBE_EVERY_S = 0.001
+#: probe the host's speed again once this long (s) has passed: ~45 us per 10 ms is <= 0.5% extra wall
+#: time, outside timed rounds (it was 1 ms: 4.5% of every sub-microsecond suite's wall time, issue #17)
+SPEED_PROBE_EVERY_S = 0.01
+#: host-speed probe timings kept per benchmark (in memory: thinned by halves beyond twice this)
+SPEED_PROBES_KEPT = 16
 #: iterations of the host-speed probe loop (~45 us of pure-Python work here)
 SPEED_PROBE_LOOPS = 2000
-#: probes taken when a benchmark starts and ends (one more at each span boundary);
-#: 20 x ~45 us keeps the minimum within ~1-2% here for ~1 ms per benchmark
-SPEED_PROBES_AT_EDGES = 20
+#: probes taken when a benchmark starts and ends (one more at each span boundary); 10 x ~45 us at each
+#: end (was 20: sub-us suites run many short benchmarks, issue #17); the gate checks the probes' own noise
+SPEED_PROBES_AT_EDGES = 10
 
 _BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user nice system irq softirq steal
 
@@ -74,10 +78,17 @@ class LoadProbe:
     Call :meth:`begin` once, :meth:`round_done` after each round, and
     :meth:`finish` at the end; :attr:`per_round` then holds, for each round,
     the mean number of cores other processes kept busy (None if unknown).
+
+    The recorder passes each *measured* round's record to :meth:`round_done`
+    instead (``track_rounds=False``): the span's figure is written to the
+    record's ``other`` attribute, so nothing grows with the number of rounds.
+    ``/proc/stat`` is read once per :data:`MIN_SPAN_S` span, never per round.
     """
 
-    def __init__(self, stat_path: str | Path = "/proc/stat") -> None:
+    def __init__(self, stat_path: str | Path = "/proc/stat", *, track_rounds: bool = True) -> None:
         self._stat_path = stat_path
+        self._track = track_rounds
+        self._slots: list[Any] = []
         self.per_round: list[float | None] = []
         self._pending = 0
         self._t0 = 0.0
@@ -93,6 +104,8 @@ class LoadProbe:
         t = speed_probe_s()
         self.speed_s = t if self.speed_s is None else min(self.speed_s, t)
         self.speeds.append(t)
+        if len(self.speeds) > 2 * SPEED_PROBES_KEPT * 8:
+            self.speeds = self.speeds[::2]  # bounded: keep an evenly spaced half
         self._last_probe = time.perf_counter()
 
     def begin(self) -> None:
@@ -103,8 +116,11 @@ class LoadProbe:
         self._busy0 = read_machine_busy_s(self._stat_path)
         self._pending = 0
 
-    def round_done(self) -> None:
+    def round_done(self, slot: Any = None) -> None:
+        """One (measured) round ended; ``slot.other`` receives its span's figure when given."""
         self._pending += 1
+        if slot is not None:
+            self._slots.append(slot)
         now = time.perf_counter()
         if now - self._t0 >= MIN_SPAN_S:
             self._close_span()
@@ -128,6 +144,10 @@ class LoadProbe:
         wall = t1 - self._t0
         if busy1 is not None and self._busy0 is not None and wall >= MIN_SPAN_S / 5:
             other = max(0.0, ((busy1 - self._busy0) - (cpu1 - self._cpu0)) / wall)
-        self.per_round.extend([other] * self._pending)
+        for slot in self._slots:
+            slot.other = other
+        self._slots.clear()
+        if self._track:
+            self.per_round.extend([other] * self._pending)
         self._pending = 0
         self._t0, self._cpu0, self._busy0 = t1, cpu1, busy1

@@ -7,7 +7,10 @@ for pytest-benchmark's compare), the meter under ``machine_info["greenbench"]``
 and the file-level version under ``output["greenbench"]``.  Report sections,
 the gate and greensim read entries only through this module.
 
-Layout of one entry written by the plugin (schema_version 1)::
+Layout of one entry written by the plugin (schema_version 2; version 1 stored every round in
+``rounds_j``/``contended``/``speed_probes_s`` and is still read; version 2 is bounded: ``rounds_j`` is a
+sketch of <= 32 clean rounds, ``clean_j`` exact statistics, plus ``rounds_measured``, ``iterations``,
+``harness_s``/``harness_share``, see greenbench.recorder)::
 
     {"name": ..., "fullname": ..., "group": ..., "params": {...},
      "stats": {"min": s, "median": s, ..., "energy_j_min": J, "energy_j_median": J, ...},
@@ -27,7 +30,6 @@ layout that older readers would misread bumps :data:`SCHEMA_VERSION`
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -38,9 +40,10 @@ from greenbench.errors import DataError
 from greenbench.units import fmt_si
 
 #: version of the energy block and of the file-level ``greenbench`` key; readers refuse others
-SCHEMA_VERSION = 1
-#: versions this reader understands
-KNOWN_VERSIONS = frozenset({1})
+SCHEMA_VERSION = 2
+#: versions this reader understands (1: every round's energy, contention flag and probe stored;
+#: 2: bounded -- ``rounds_j`` a sketch of <= 32 clean rounds, exact ``clean_j`` statistics, issue #17)
+KNOWN_VERSIONS = frozenset({1, 2})
 
 #: marker appended to every figure that was not read off a hardware counter
 ESTIMATED_MARK = "*"
@@ -79,6 +82,18 @@ class EnergyRecord:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     threads: int | None = None
+    # -- schema 2 (issue #17, the gate's bounded summary; see greenbench.recorder) --
+    #: exact min/q1/median/q3/mean over the uncontended metered rounds (all of them when < 3 were), and n
+    clean_j: Mapping[str, float] = field(default_factory=dict)
+    #: rounds metered (the recorder samples rounds of long runs); None in schema 1 files
+    rounds_measured: int | None = None
+    #: pytest-benchmark's iterations per round (most common among kept rounds)
+    iterations: int | None = None
+    #: per-round harness overhead (s) subtracted from each window, and its median share of a window
+    harness_s: float = 0.0
+    harness_share: float = 0.0
+    #: issue #12, the counted meter: per-call event counts (instructions, cache misses); None for other meters
+    counts: Mapping[str, int] | None = None
     #: fields a newer writer of the same schema version added (kept, not interpreted)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -118,7 +133,7 @@ def check_version(version: Any, where: str) -> None:
     """Refuse a schema version this reader does not know (one line, naming ``where``)."""
     if version is None:  # files of greenbench 0.1 before the version was checked carry 1
         return
-    if isinstance(version, bool) or version not in KNOWN_VERSIONS:
+    if isinstance(version, bool) or not isinstance(version, int) or version not in KNOWN_VERSIONS:
         known = ", ".join(str(v) for v in sorted(KNOWN_VERSIONS))
         raise DataError(f"{where}: unknown greenbench schema_version {version!r} (this greenbench reads {known}); "
                         "upgrade greenbench to read it")
@@ -130,17 +145,21 @@ def load(path: str | Path) -> dict[str, Any]:
     The file-level and per-benchmark ``schema_version`` are checked here, so
     every reader of saved results refuses versions it does not know.
     """
+    from greenbench import safeio
+
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{p}: no such results file (expected a pytest-benchmark JSON)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{p}: not valid JSON ({exc}); expected a pytest-benchmark JSON file") from None
+    # regular files only, size and nesting limits, BOM named: one line, never a hang or a RecursionError
+    data = safeio.load_json(p, what="results file (a pytest-benchmark JSON)")
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise DataError(f"{p}: missing the 'benchmarks' list of a pytest-benchmark JSON file")
     check_output(data, str(p))
     return data
+
+
+def label(value: Any) -> str:
+    """``value`` for a one-line message: as is when printable, else its repr (no newline from a file)."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)
 
 
 def check_output(data: Mapping[str, Any], where: str) -> None:
@@ -149,9 +168,10 @@ def check_output(data: Mapping[str, Any], where: str) -> None:
     if isinstance(gb, Mapping):
         check_version(gb.get("schema_version"), f"{where}: greenbench")
     for i, b in enumerate(data.get("benchmarks") or []):
-        e = (b.get("extra_info") or {}).get("energy") if isinstance(b, Mapping) else None
+        info = b.get("extra_info") if isinstance(b, Mapping) else None
+        e = info.get("energy") if isinstance(info, Mapping) else None
         if isinstance(e, Mapping):
-            check_version(e.get("schema_version"), f"{where}: benchmarks[{i}] ({b.get('fullname', '?')}) energy")
+            check_version(e.get("schema_version"), f"{where}: benchmarks[{i}] ({label(b.get('fullname', '?'))}) energy")
 
 
 def energy(b: Bench) -> Mapping[str, Any] | None:
@@ -240,6 +260,18 @@ def select(benchmarks: Iterable[Bench], *, name: str | None = None, group: str |
             continue
         out.append(b)
     return out
+
+
+def codecarbon_j(b: Bench, stat: str = "median") -> float:
+    """CodeCarbon's energy per call measured around the same rounds (``--energy-codecarbon``); NaN if none.
+
+    Stored beside the energy block as ``extra_info["codecarbon"]``:
+    ``{"source": "codecarbon", "estimated": true, "per_call_j": {...}, "rounds_j": [...]}``.
+    """
+    cc = (b.get("extra_info") or {}).get("codecarbon")
+    if not isinstance(cc, Mapping):
+        return math.nan
+    return float((cc.get("per_call_j") or {}).get(stat, math.nan))
 
 
 def mark(text: str, estimated: bool) -> str:

@@ -213,9 +213,15 @@ def make_record(rounds_j: list[float] | None = None, *, estimated: bool = True, 
 
 
 def make_entry(name: str = "test_x", rounds_j: list[float] | None = None, *, group: str | None = None,
-               time_s: float = 0.01, params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+               time_s: float | None = None, params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
                energy: bool = True, fullname: str | None = None, **record_fields: Any) -> dict[str, Any]:
-    """One pytest-benchmark JSON entry as greenbench writes it (``energy=False``: plain pytest-benchmark)."""
+    """One pytest-benchmark JSON entry as greenbench writes it (``energy=False``: plain pytest-benchmark).
+
+    ``time_s`` defaults to 10 ms per joule of the rounds' minimum (0.01 s without energy): the model meter's
+    energy follows CPU time, and the gate checks that they move together (issue #17).
+    """
+    if time_s is None:
+        time_s = 0.01 * min(rounds_j) if energy and rounds_j and min(rounds_j) > 0 else 0.01
     info: dict[str, Any] = dict(extra or {})
     stats: dict[str, Any] = {"min": time_s, "max": time_s, "mean": time_s, "median": time_s, "stddev": 0.0,
                              "rounds": len(rounds_j or [0, 0, 0])}

@@ -35,3 +35,15 @@ def test_plugin_stores_the_session_on_the_config() -> None:
     import pytest_benchmark.plugin as plugin_mod
 
     assert "config._benchmarksession" in inspect.getsource(plugin_mod)
+
+
+def test_runner_signature_and_storage_the_gate_reads() -> None:
+    # the recorder's wrapper mirrors ``runner(loops_range, timer=...)``; the gate reads older baseline runs
+    # through the storage's query()/load() (issue #17)
+    src = inspect.getsource(fixture_mod.BenchmarkFixture._make_runner)
+    assert "def runner(loops_range, timer=self._timer)" in src
+    import pytest_benchmark.storage.file as file_mod
+
+    for name in ("def query(self, *globs_or_files)", "def load(self, *globs_or_files)"):
+        assert name in inspect.getsource(file_mod.FileStorage), name
+    assert "self.storage" in inspect.getsource(session_mod.BenchmarkSession)

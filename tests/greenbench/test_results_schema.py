@@ -11,13 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import make_entry, make_record
 from hypothesis import given
 from hypothesis import strategies as st
 
 from greenbench import results as R
 from greenbench.errors import DataError
-
-from fakes import make_entry, make_record
 
 GOLDEN = Path(__file__).with_name("golden_results.json")
 
