@@ -31,7 +31,7 @@ from greenbench.meters.rapl import DEFAULT_POWERCAP_ROOT, RaplMeter
 _M = TypeVar("_M", RaplMeter, NvmlMeter)
 
 #: names accepted by :func:`get_meter`
-METER_NAMES = ("auto", "rapl", "nvml", "codecarbon", "model")
+METER_NAMES = ("auto", "rapl", "nvml", "codecarbon", "model", "counted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,7 @@ class CompositeMeter(MeterBase):
             estimated=self.estimated,
             domains=domains,
             notes=c.notes + g.notes,
+            figures=getattr(c, "figures", {}),  # the model's side figures cover the CPU side only
         )
 
     def describe(self) -> dict[str, Any]:
@@ -207,7 +208,14 @@ _EXPLICIT: dict[str, Callable[[], Meter]] = {
     "nvml": NvmlMeter,
     "codecarbon": CodeCarbonMeter,
     "model": ModelMeter,
+    "counted": lambda: _counted(),  # noqa: PLW0108 - defined below; issue #12: only under the callgrind run the plugin re-launches
 }
+
+
+def _counted() -> Meter:
+    from greenbench.meters.counted import CountedMeter
+
+    return CountedMeter()
 
 
 def get_meter(name: str) -> Meter:

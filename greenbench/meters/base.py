@@ -16,7 +16,7 @@ from greenbench.errors import MeterError
 from greenbench.units import j_to_kwh
 
 #: Every source name a Measurement may carry (a composite joins them: "rapl+nvml").
-SOURCES = ("rapl", "nvml", "codecarbon", "model", "null")
+SOURCES = ("rapl", "nvml", "codecarbon", "model", "counted", "null")
 
 
 def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
@@ -41,6 +41,11 @@ class Measurement:
     estimated: bool
     domains: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: event counts of the window (the counted meter: instructions, cache misses); empty for other meters
+    counts: Mapping[str, int] = field(default_factory=dict)
+    #: side figures of the window in joules, additive over windows and *not* part of energy_j
+    #: (the model meter: allocated_j and the low/high band); the recorder sums them like domains
+    figures: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("energy_j", "duration_s", "cpu_time_s"):
@@ -59,6 +64,12 @@ class Measurement:
             if not math.isfinite(value) or value < 0:
                 raise MeterError(f"Measurement.domains[{key!r}] must be finite and >= 0, got {value!r}")
         object.__setattr__(self, "domains", _frozen_mapping(self.domains))
+        object.__setattr__(self, "counts", types.MappingProxyType(dict(self.counts)))
+        if self.figures:
+            for key, value in self.figures.items():
+                if not math.isfinite(value) or value < 0:
+                    raise MeterError(f"Measurement.figures[{key!r}] must be finite and >= 0, got {value!r}")
+            object.__setattr__(self, "figures", _frozen_mapping(self.figures))
 
     @property
     def power_w(self) -> float:
@@ -79,7 +90,8 @@ class Measurement:
             "estimated": self.estimated,
             "domains": dict(self.domains),
             "notes": list(self.notes),
-        }
+        } | ({"counts": dict(self.counts)} if self.counts else {}) | (
+            {"figures": dict(self.figures)} if self.figures else {})
 
 
 @runtime_checkable

@@ -1,0 +1,246 @@
+"""The counted meter (issue #12): callgrind parsing, the energy model, the gate on counts, and end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import make_entry
+
+from greenbench import counted_model as CM
+from greenbench import gate
+from greenbench.errors import ConfigError, DataError, MeterError, MeterUnavailable
+from greenbench.meters import counted as C
+
+DUMP = """# callgrind format
+version: 1
+creator: callgrind-3.19.0
+pid: 123
+cmd:  python -m pytest
+part: 3
+
+desc: I1 cache: 32768 B, 64 B, 8-way associative
+positions: line
+events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
+summary: 18446744073709548101 1 2 3 4 5 6 7 8
+
+fl=(1) x.c
+fn=(1) f
+0 1000 300 200 10 20 5 2 3 1
+
+totals: 1000 300 200 10 20 5 2 3 1
+"""
+
+COUNTS = {"instructions": 1000, "data_reads": 300, "data_writes": 200, "l1i_misses": 10, "l1d_read_misses": 20,
+          "l1d_write_misses": 5, "ll_instr_misses": 2, "ll_read_misses": 3, "ll_write_misses": 1}
+
+
+def test_parse_totals_names_every_event() -> None:
+    assert C.parse_callgrind(DUMP) == COUNTS
+
+
+def test_parse_without_cache_events_keeps_instructions() -> None:
+    text = "events: Ir\ntotals: 42\n"
+    assert C.parse_callgrind(text) == {"instructions": 42}
+
+
+@pytest.mark.parametrize("text, match", [
+    ("nothing here\n", "no 'events:'"),
+    ("events: Ir\ntotals: abc\n", "not a whole number"),
+    ("events: Dr\ntotals: 5\n", "no Ir"),
+    ("events: Ir\ntotals: 18446744073709548101\n", "out of range"),
+])
+def test_parse_refuses_bad_dumps(text: str, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        C.parse_callgrind(text, "cg.1.1")
+
+
+def test_model_splits_by_class_and_sums() -> None:
+    split = CM.energy_split_j(COUNTS)
+    assert split["instructions"] == pytest.approx(1000 * 70e-12)
+    assert split["l1_accesses"] == pytest.approx(500 * 20e-12)
+    assert split["ll_accesses"] == pytest.approx(35 * 800e-12)
+    assert split["dram_lines"] == pytest.approx(6 * 15.6e-9)
+    assert CM.energy_j(COUNTS) == pytest.approx(sum(split.values()))
+
+
+def test_coefficients_file_round_trip_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = CM.Coefficients(pj_per_instruction=1.0, source="mine", fit={"rms_rel_error": 0.1})
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(c.to_json()))
+    loaded = CM.load_coefficients(p)
+    assert loaded.pj_per_instruction == 1.0 and loaded.fit["rms_rel_error"] == 0.1
+    monkeypatch.setenv(CM.COEFFICIENTS_ENV, str(tmp_path / "missing.json"))
+    with pytest.raises(ConfigError, match="not found"):
+        CM.load_coefficients()
+    p.write_text(json.dumps({"pj_per_instruction": -1}))
+    with pytest.raises(ConfigError, match=">= 0"):
+        CM.load_coefficients(p)
+    p.write_text(json.dumps({"pj_per_instr": 1}))
+    with pytest.raises(ConfigError, match="unknown key"):
+        CM.load_coefficients(p)
+
+
+def test_default_coefficients_when_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CM.COEFFICIENTS_ENV, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert CM.load_coefficients() == CM.DEFAULT
+
+
+class FakeLib:
+    """The client-request shim: a dump writes a callgrind file like valgrind does."""
+
+    def __init__(self, out: Path, counts: list[dict[str, int]]) -> None:
+        self.out, self.counts, self.n = out, counts, 0
+        self.calls: list[str] = []
+
+    def gb_zero_stats(self) -> None:
+        self.calls.append("zero")
+
+    def gb_start_instrumentation(self) -> None:
+        self.calls.append("start")
+
+    def gb_stop_instrumentation(self) -> None:
+        self.calls.append("stop")
+
+    def gb_dump_stats_at(self, name: bytes) -> None:
+        self.calls.append("dump")
+        c = self.counts[self.n]
+        self.n += 1
+        names = list(CM.EVENTS)
+        line = " ".join(str(c.get(CM.EVENTS[e], 0)) for e in names)
+        (self.out / f"cg.{os.getpid()}.{self.n}").write_text(f"events: {' '.join(names)}\ntotals: {line}\n")
+
+
+def test_meter_brackets_with_client_requests(tmp_path: Path) -> None:
+    lib = FakeLib(tmp_path, [COUNTS, {**COUNTS, "instructions": 2000}])
+    meter = C.CountedMeter(CM.DEFAULT, lib=lib, out_dir=tmp_path)
+    with meter.measure() as w:
+        pass
+    m = w.measurement
+    assert m is not None and m.source == "counted" and m.estimated
+    assert dict(m.counts) == COUNTS and m.energy_j == pytest.approx(CM.energy_j(COUNTS))
+    assert lib.calls == ["zero", "start", "stop", "dump"]
+    assert not list(tmp_path.glob("cg.*")), "each dump is read and removed"
+    meter.start()
+    assert meter.stop().counts["instructions"] == 2000
+    with pytest.raises(MeterError):
+        meter.stop()
+    assert meter.describe()["source"] == "counted"
+
+
+def test_meter_outside_callgrind_says_how(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(C.DIR_ENV, raising=False)
+    with pytest.raises(MeterUnavailable, match="--energy-meter=counted"):
+        C.CountedMeter()
+
+
+def test_relaunch_command_fixes_rounds_and_environment() -> None:
+    cmd = C.relaunch_command(["t.py", "-q"], "/tmp/x", valgrind="vg", python="py", rounds=7)
+    assert cmd[:2] == ["vg", "--tool=callgrind"] and "--instr-atstart=no" in cmd and "--cache-sim=yes" in cmd
+    assert cmd[cmd.index("py"):cmd.index("py") + 5] == ["py", "-m", "pytest", "t.py", "-q"]
+    assert "--benchmark-min-rounds=7" in cmd and "--benchmark-max-time=0" in cmd
+    assert "--benchmark-warmup=off" in cmd
+    env = C.relaunch_env("/tmp/x", {"PATH": "/bin"})
+    assert env["PYTHONHASHSEED"] == "0" and env["OMP_NUM_THREADS"] == "1" and env[C.DIR_ENV] == "/tmp/x"
+    # Numba's cache key holds the CPU name/features; Valgrind's emulated CPU differs from the host's
+    assert env["NUMBA_CPU_NAME"] == "generic" and C.NUMBA_ENV.items() <= env.items()
+
+
+def test_counted_rounds_env_is_checked() -> None:
+    assert C.counted_rounds({}) == C.DEFAULT_ROUNDS
+    assert C.counted_rounds({C.ROUNDS_ENV: "9"}) == 9
+    with pytest.raises(ConfigError):
+        C.counted_rounds({C.ROUNDS_ENV: "2"})
+
+
+def test_explain_names_the_class_that_moved() -> None:
+    cur = {**COUNTS, "instructions": 1020}
+    text = C.explain_change(COUNTS, cur)
+    assert text.startswith("+") and "instructions +2.0%" in text and text.index("instructions") < text.index("DRAM")
+
+
+def _counted(name: str, rounds: list[float], counts: dict[str, int] | None = None) -> dict[str, Any]:
+    return make_entry(name, rounds, source="counted", counts=counts or COUNTS, contended=(True,) * len(rounds))
+
+
+RULE = gate.GateRule.parse("1%")
+
+
+def test_gate_counted_aa_passes_even_with_contended_rounds() -> None:
+    base = _counted("t", [1.0, 1.000001, 1.000002, 1.0, 1.0])
+    v = gate.compare_entries(base, _counted("t", [1.0000005, 1.0, 1.000001, 1.0, 1.0]), RULE)
+    assert v.verdict == "ok" and "rounds agree to" in v.reason
+
+
+def test_gate_counted_two_percent_fails_and_explains() -> None:
+    base = _counted("t", [1.0] * 5)
+    cur = _counted("t", [1.02] * 5, {**COUNTS, "instructions": 1029})
+    v = gate.compare_entries(base, cur, RULE)
+    assert v.verdict == "regression" and v.failed and v.change == pytest.approx(0.02)
+    assert "instructions +2.9%" in v.reason
+
+
+def test_gate_counted_nondeterministic_rounds_do_not_pass() -> None:
+    base = _counted("t", [1.0, 1.03, 1.05, 1.02, 1.04])
+    v = gate.compare_entries(base, _counted("t", [1.0, 1.04, 1.06, 1.01, 1.03]), RULE)
+    assert v.verdict == "inconclusive" and not v.decided and "not deterministic" in v.reason
+
+
+def test_counted_record_counts_pick_the_lowest_round() -> None:
+    from greenbench.meters.base import Measurement
+    from greenbench.recorder import RoundRecord
+
+    def rr(e: float, n: int, it: int) -> RoundRecord:
+        return RoundRecord(Measurement(e, 1.0, 1.0, "counted", True, counts={"instructions": n}), it)
+
+    assert C.record_counts([rr(2.0, 200, 1), rr(2.0, 200, 2)]) == {"instructions": 100}
+
+
+def test_noise_is_measured_from_rounds() -> None:
+    assert C.round_noise([1.0, 1.0, 1.0]) == 0.0
+    assert C.round_noise([1.0, 1.1, 1.2]) == pytest.approx(0.1)
+    assert math.isnan(C.round_noise([]))
+
+
+needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None or not os.path.isfile(
+    "/usr/include/valgrind/callgrind.h"), reason="needs valgrind and valgrind/callgrind.h")
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+@needs_valgrind
+def test_end_to_end_counted_gate(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_tiny="""
+        import os
+        N = int(os.environ.get("N_WORK", "3000"))
+        def work(n):
+            return sum(i * i for i in range(n))
+        def test_a(benchmark):
+            benchmark(work, N)
+        def test_b(benchmark):
+            benchmark(sorted, list(range(500, 0, -1)))
+    """)
+    r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider", "--benchmark-autosave")
+    assert r.ret == 0, r.stdout.str()
+    saved = json.loads(next((pytester.path / ".benchmarks").rglob("*.json")).read_text())
+    assert saved["machine_info"]["greenbench"]["meter"]["source"] == "counted"
+    e = saved["benchmarks"][0]["extra_info"]["energy"]
+    assert e["estimated"] is True and isinstance(e["counts"]["instructions"], int) and len(e["rounds_j"]) == 5
+    r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider", "--benchmark-compare",
+                                      "--energy-compare-fail=1%")
+    assert r.ret == 0, r.stdout.str()
+    os.environ["N_WORK"] = "3150"
+    try:
+        r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider",
+                                          "--benchmark-compare", "--energy-compare-fail=1%")
+    finally:
+        del os.environ["N_WORK"]
+    out = r.stdout.str()
+    assert r.ret == 1, out
+    assert "test_tiny.py::test_a: regression" in out and "test_tiny.py::test_b: regression" not in out
