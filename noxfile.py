@@ -40,7 +40,19 @@ def run_bench(session: nox.Session, size: str) -> None:
         "--benchmark-sort=name", "--benchmark-columns=min,median,rounds",
         env=THREAD_ENV,
     )
+    check_html(session, report)
     run_scenarios(session, report / "results.json")
+
+
+def check_html(session: nox.Session, report: Path) -> None:
+    """Load report/index.html in headless Chromium (no script errors) and save report/index.png."""
+    import shutil
+
+    if shutil.which("chromium") is None and os.environ.get("GREENBENCH_REQUIRE_BROWSER") != "1":
+        session.log("chromium not installed: skipping the browser check of report/index.html")
+        return
+    session.run("python", "-m", "greenbench.browser", str(report / "index.html"),
+                "--screenshot", str(report / "index.png"))
 
 
 def run_scenarios(session: nox.Session, results: Path) -> None:
@@ -85,6 +97,27 @@ def bench_full(session: nox.Session) -> None:
     """All benchmarks at the full size (close to the study; hours on 2 cores)."""
     install(session)
     run_bench(session, "full")
+
+
+@nox.session(python=PYTHON, default=False)
+def bench_counted(session: nox.Session) -> None:
+    """Issue #12: a representative quick subset counted under callgrind (needs valgrind), then the counted
+    A/A + planted-regression check of the gate with two busy loops (bench/counted_aa.py)."""
+    install(session)
+    # tiny sizes (bench.TINY): one of each kind -- a sort, classic ML, a torch model, the Numba NCA kernel
+    env = {**THREAD_ENV, "GREENBENCH_BENCH_TINY": "1", "GREENBENCH_COUNTED_ROUNDS": "3"}
+    # Numba's cache=True kernels, compiled natively for the generic CPU the counted run asks for
+    # (greenbench.meters.counted.NUMBA_ENV): under Valgrind they then load from the cache, not compile
+    session.run("python", "-c", "from bench.workloads.nca import kernel; kernel.warm_up()",
+                env={**env, "NUMBA_CPU_NAME": "generic", "NUMBA_NUM_THREADS": "1"})
+    session.run(
+        "pytest", "bench/test_sorts.py::test_heap_sort[python-heap-1000]", "bench/test_classic.py::test_knn_predict",
+        "bench/test_deep.py::test_classifier_infer[mlp]", "bench/test_nca.py::test_nca_infer[32-numba]",
+        "--workload-size=quick", "-p", "no:cacheprovider", "--energy-meter=counted",
+        "--benchmark-columns=min,rounds", env=env,
+    )
+    session.run("python", "bench/counted_aa.py", "--busy", "2", "--compares", "3", "--threshold", "1%",
+                "--rounds", "3", "--n", "5000")
 
 
 @nox.session(python=PYTHON, default=False)

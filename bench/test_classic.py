@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import data
+from bench import TINY, data
 from bench.workloads import classic
 
 SEED = 0
@@ -40,7 +40,8 @@ class Size:
 
 
 SIZES = {
-    "quick": Size(n_train=2000, n_test=500, knn_rounds=5, kmeans_rounds=3, image_rounds=5),
+    "quick": Size(n_train=2000, n_test=100, knn_rounds=3, kmeans_rounds=3, image_rounds=3) if TINY  # counted CI
+    else Size(n_train=2000, n_test=500, knn_rounds=5, kmeans_rounds=3, image_rounds=5),
     "full": Size(n_train=None, n_test=None, knn_rounds=10, kmeans_rounds=5, image_rounds=20),
 }
 

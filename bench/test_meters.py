@@ -194,7 +194,8 @@ def test_meter_overhead(benchmark, workload_size, tmp_path, capsys):
     assert one_ms.energy_j > 0, "a 1 ms busy window read 0 J"
     assert domains_sum_j == pytest.approx(one_ms.energy_j)
     if isinstance(ours, ModelMeter):
-        # the model's CPU share is exactly this process's CPU time × per-core power
-        assert one_ms.domains["cpu"] == pytest.approx(one_ms.cpu_time_s * ours.core_power_w)
+        # the model's CPU share is exactly the tree's core-seconds × the dynamic part of per-core power
+        assert one_ms.domains["cpu"] == pytest.approx(ours.core_equivalent_s(one_ms.cpu_time_s, one_ms.duration_s)
+                                                      * ours.core_power_w * (1 - ours.idle_fraction))
     assert ratio <= RATIO_BOUND, f"auto start+stop is {ratio:.2%} of CodeCarbon's (bound {RATIO_BOUND:.0%})"
     assert ours_first_s <= FIRST_USE_BOUND_S, f"first use took {ours_first_s * 1e3:.0f} ms"

@@ -123,9 +123,10 @@ def intensity_record(region: str, table: str = "auto") -> IntensityRecord:
     key = _norm(region)
     if table == "auto":
         owid = _table("owid")
-        if _is_country_code(key) and key in owid:
-            return owid[key]
         zones = _table("electricitymaps")
+        # countries from OWID; OWID's own aggregates (OWID_KOS...) too, where no zone has the key
+        if key in owid and (_is_country_code(key) or key not in zones):
+            return owid[key]
         if key in zones:
             return zones[key]
         known = [*owid, *zones]

@@ -21,7 +21,8 @@ import pytest
 from greenbench.errors import GreenbenchError
 
 _SESSION = pytest.StashKey[Any]()
-METERS = ("auto", "rapl", "nvml", "codecarbon", "model")
+_COMPARED = pytest.StashKey[list[Any]]()
+METERS = ("auto", "rapl", "nvml", "codecarbon", "model", "counted")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,8 +37,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --benchmark-compare: fail when energy got worse, e.g. '10%%' or 'median:10%%'")
     group.addoption("--energy-compare-any-meter", action="store_true", default=False,
                     help="compare energy even when the baseline was measured by another meter")
+    group.addoption("--energy-compare-fail-inconclusive", action="store_true", default=False,
+                    help="with --energy-compare-fail: also fail when a benchmark could not be decided "
+                         "(machine busy, too few baseline runs, missing or corrupt energy data)")
     group.addoption("--energy-report", metavar="DIR", default=None,
                     help="write the report folder (Markdown, PNG plots, results.json) here after the run")
+    group.addoption("--energy-summary", metavar="PATH", default=None,
+                    help="after a compare, write the gate's Markdown summary (PR comment) here; "
+                         "it also goes to $GITHUB_STEP_SUMMARY when set")
+    group.addoption("--energy-codecarbon", action="store_true", default=False,
+                    help="also run CodeCarbon's tracker around the same rounds and show its figures beside ours")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--energy-meter=counted`` outside callgrind: run the same command under it (issue #12)."""
+    if getattr(config.option, "energy_meter", None) != "counted" or config.option.help or config.option.version:
+        return None
+    from greenbench.meters.counted import relaunch, under_counted_run
+
+    if under_counted_run():
+        return None
+    try:
+        return relaunch(config.invocation_params.args, cwd=config.invocation_params.dir)
+    except GreenbenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -50,9 +74,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from greenbench.session import make_session
 
     try:
-        config.stash[_SESSION] = make_session(config.option)
+        config.stash[_SESSION] = es = make_session(config.option)
     except GreenbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(_InterruptWatch(es), f"greenbench-interrupt-watch-{id(config)}")
 
 
 def session_of(config: pytest.Config) -> Any:
@@ -96,6 +121,64 @@ def pytest_benchmark_compare_machine_info(
     es = _session(config)
     if es is not None:
         es.baseline_machine_info = compared_benchmark.get("machine_info")
+        config.stash.setdefault(_COMPARED, []).append(compared_benchmark)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse, before any benchmark runs, a gate that could not decide (exit 4, one line)."""
+    config = session.config
+    es = _session(config)
+    if es is None:
+        return
+    bs = getattr(config, "_benchmarksession", None)
+    paths = list(getattr(bs, "compared_mapping", None) or {})
+    compared = config.stash.setdefault(_COMPARED, [])
+    for i, doc in enumerate(compared):
+        es.check_baseline(doc, f"baseline {paths[i]}" if i < len(paths) else f"baseline #{i + 1}")
+    if es.rule is None:
+        return
+    if getattr(bs, "disabled", False):
+        raise pytest.UsageError(
+            f"--energy-compare-fail={es.rule}: benchmarks are disabled here (--benchmark-disable, or pytest-xdist's "
+            "-n, which disables them), so the gate would check nothing; run the gated benchmarks without them")
+    if not paths:
+        raise pytest.UsageError(
+            f"--energy-compare-fail={es.rule}: no baseline loaded from --benchmark-compare (no saved run "
+            "matches, or each match is missing, empty, truncated or unreadable; pytest-benchmark's warning "
+            "names the file); save one with --benchmark-autosave first")
+    if es.baseline_problems:
+        raise pytest.UsageError(f"--energy-compare-fail={es.rule}: {es.baseline_problems[0]}")
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """While tests run, SIGTERM (a CI cancel) stops the run as Ctrl-C does: marked interrupted when saved."""
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM") \
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL and _session(session.config) is not None:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return (yield)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _InterruptWatch:
+    """Per-run plugin: marks its session interrupted (pytest_keyboard_interrupt carries no config)."""
+
+    def __init__(self, es: Any) -> None:
+        self.es = es
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.es.interrupted = True
 
 
 @pytest.hookimpl(trylast=True)

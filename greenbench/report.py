@@ -44,6 +44,28 @@ def pareto_front(points: Sequence[tuple[float, float]], higher_better: bool) -> 
     return front
 
 
+def group_colours(n: int) -> list[Any]:
+    """``n`` distinct colours: tab10, then tab20, then evenly spaced hues (never reused)."""
+    import matplotlib
+
+    if n <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        cmap = matplotlib.colormaps["tab20"]
+        return [cmap(i) for i in (*range(0, 20, 2), *range(1, 20, 2))][:n]
+    return [matplotlib.colormaps["hsv"](i / n) for i in range(n)]
+
+
+def phase_of(b: R.Bench) -> str:
+    """``training`` / ``inference`` from the group name ('train' / 'infer' in it), else ""."""
+    text = f"{b.get('group') or ''}".lower()
+    if "train" in text:
+        return "training"
+    if "infer" in text or "predict" in text:
+        return "inference"
+    return ""
+
+
 def _label(b: R.Bench) -> str:
     return str(b.get("name", "?")).removeprefix("test_")
 
@@ -59,16 +81,24 @@ def plot_energy(benchmarks: list[R.Bench], path: Path) -> Path | None:
         return None
     rows.sort(key=lambda r: (str(r[0].get("group")), r[1]))
     groups = sorted({str(b.get("group")) for b, _ in rows})
-    colours = {g: plt.get_cmap("tab10")(i % 10) for i, g in enumerate(groups)}
-    fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.6))
-    ax.barh(range(len(rows)), [e for _, e in rows], color=[colours[str(b.get("group"))] for b, _ in rows])
+    colours = dict(zip(groups, group_colours(len(groups)), strict=True))  # one distinct colour per group
+    fig, ax = plt.subplots(figsize=(10, 0.28 * len(rows) + 1.8))
+    energies = [e for _, e in rows]
+    ax.barh(range(len(rows)), energies, color=[colours[str(b.get("group"))] for b, _ in rows])
     ax.set_yticks(range(len(rows)), [R.mark(_label(b), R.is_estimated(b)) for b, _ in rows], fontsize=7)
-    ax.set_xscale("log")
+    log = max(energies) / min(energies) >= 10  # a log axis only where the energies span a decade
+    if log:
+        ax.set_xscale("log")
     est = any(R.is_estimated(b) for b, _ in rows)
-    ax.set_xlabel("energy per call (J, median over rounds)" + (" — * estimated" if est else ""))
+    for i, (b, e) in enumerate(rows):  # value labels: a bar's length alone is hard to read on a log axis
+        ax.annotate(R.mark(fmt_si(e, "J"), R.is_estimated(b)), (e, i), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize=6)
+    ax.set_xlim(right=max(energies) * (4 if log else 1.15))
+    ax.set_xlabel("energy per call (J, median over rounds" + (", log scale" if log else "") + ")"
+                  + (" — * estimated" if est else ""))
     ax.set_title("Energy per workload" + (" (estimated: CPU-time model)" if est else ""))
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups]
-    ax.legend(handles, groups, fontsize=7, loc="lower right")
+    ax.legend(handles, groups, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.invert_yaxis()
     fig.tight_layout()
     atomic.save_figure(fig, path, dpi=110)
@@ -90,16 +120,21 @@ def plot_pareto(benchmarks: list[R.Bench], path: Path) -> Path | None:
             continue
         for metric, q in R.quality(b).items():
             if math.isfinite(q):
-                by_metric.setdefault(metric, []).append((b, e, q))
-    metrics = [m for m, pts in sorted(by_metric.items()) if len(pts) >= 2]
+                # training runs and inference passes never share a front: one panel per phase
+                phase = phase_of(b)
+                by_metric.setdefault(f"{metric} — {phase}" if phase else metric, []).append((b, e, q))
+    # a panel needs two points that differ in both energy and quality to say anything
+    metrics = [m for m, pts in sorted(by_metric.items()) if len(pts) >= 2
+               and len({q for _, _, q in pts}) > 1 and len({e for _, e, _ in pts}) > 1]
     if not metrics:
         return None
     cols = min(3, len(metrics))
     rows_n = math.ceil(len(metrics) / cols)
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.8 * rows_n), squeeze=False)
     est = any(R.is_estimated(b) for b in benchmarks)
-    for ax, metric in zip(axes.flat, metrics, strict=False):
-        pts = by_metric[metric]
+    for ax, panel in zip(axes.flat, metrics, strict=False):
+        pts = by_metric[panel]
+        metric, _, phase = panel.partition(" — ")
         hib = higher_is_better(metric)
         front = pareto_front([(e, q) for _, e, q in pts], hib)
         ax.scatter([e for _, e, _ in pts], [q for _, _, q in pts], s=18, color="tab:blue", zorder=2)
@@ -114,6 +149,7 @@ def plot_pareto(benchmarks: list[R.Bench], path: Path) -> Path | None:
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("energy per call (J)" + (" *estimated" if est else ""))
         ax.set_ylabel(f"{metric} ({'higher' if hib else 'lower'} is better)")
+        ax.set_title(f"{metric}" + (f" ({phase})" if phase else ""), fontsize=9)
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
@@ -170,10 +206,30 @@ def import_sections(names: Sequence[str]) -> list[Any]:
     return out
 
 
-def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence[Any] = ()) -> Path:
-    """Write ``results.json``, plots and ``README.md`` into ``out_dir``; return the Markdown path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence[Any] = (),
+                 verdicts: Sequence[Any] = ()) -> Path:
+    """Write ``results.json``, plots, ``README.md`` and ``index.html`` into ``out_dir``; return the Markdown path.
+
+    ``verdicts``: the energy gate's (greenbench.gate.Verdict), shown in the HTML page when given.
+
+    The folder is built beside ``out_dir`` and swapped in whole (:func:`greenbench.atomic.write_folder`):
+    a kill or a concurrent run never leaves files of two runs mixed, and a non-empty folder greenbench
+    did not write (no ``.greenbench-report`` marker) is refused, never overwritten.
+    """
+    errors: list[str] = []
+
+    def fill(stage: Path) -> None:
+        errors.extend(_fill_report(output, stage, sections, verdicts))
+
+    interrupted = bool((output.get("greenbench") or {}).get("interrupted"))
+    path = atomic.write_folder(out_dir, fill, marker={"interrupted": interrupted}) / "README.md"
+    if errors:
+        raise GreenbenchError(f"report written to {path}, but {len(errors)} section(s) failed: {errors[0]}")
+    return path
+
+
+def _fill_report(output: dict[str, Any], out: Path, sections: Sequence[Any], verdicts: Sequence[Any]) -> list[str]:
+    """Write the report's files into the (staging) folder ``out``; return the section errors."""
     atomic.write_json(out / "results.json", output)
     benchmarks = [b for b in output.get("benchmarks", []) if R.has_energy(b)]
     mi = output.get("machine_info") or {}
@@ -196,6 +252,9 @@ def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence
     if est:
         md.append(f"- {R.ESTIMATED_LEGEND}. No RAPL/NVML counter was readable: energy comes from the "
                   "CPU-time model (this process's CPU time x per-core power + memory).")
+    if (output.get("greenbench") or {}).get("interrupted"):
+        md.append("- **This run was interrupted** (Ctrl-C or SIGTERM): benchmarks after the interruption are "
+                  "missing, and the energy gate refuses this run as a baseline.")
     md.append("")
     if plot_energy(benchmarks, out / "energy_per_workload.png"):
         md.append("![energy per workload](energy_per_workload.png)\n")
@@ -213,10 +272,11 @@ def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence
     if errors:
         md.append("## Section errors\n")
         md.extend(f"- {e}" for e in errors)
-    path = atomic.write_text(out / "README.md", "\n".join(md) + "\n")
-    if errors:
-        raise GreenbenchError(f"report written to {path}, but {len(errors)} section(s) failed: {errors[0]}")
-    return path
+    atomic.write_text(out / "README.md", "\n".join(md) + "\n")
+    from greenbench.htmlreport import write_html
+
+    write_html(output, out, sections_md=parts, verdicts=verdicts, errors=errors)
+    return errors
 
 
 def main(argv: Sequence[str] | None = None) -> int:

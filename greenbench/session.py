@@ -15,7 +15,7 @@ from typing import Any
 from greenbench import gate
 from greenbench import results as R
 from greenbench.carbon import Intensity
-from greenbench.errors import GreenbenchError
+from greenbench.errors import ConfigError, GreenbenchError
 from greenbench.load import thin
 from greenbench.meters.base import Meter
 from greenbench.recorder import RoundRecorder, summarize
@@ -47,6 +47,18 @@ class EnergySession:
     report_path: Any = None
     output: dict[str, Any] | None = None
     report_error: str | None = None
+    #: set when the run was stopped by Ctrl-C or SIGTERM: its saved JSON says so, and no gate trusts it
+    interrupted: bool = False
+    #: why a compared file cannot serve as the baseline (unknown schema, interrupted run), one per file
+    baseline_problems: list[str] = field(default_factory=list)
+    #: --energy-codecarbon: CodeCarbon's tracker around the same rounds (greenbench.sidebyside)
+    codecarbon: bool = False
+    baseline_entries: dict[str, Any] | None = None
+    summary_paths: list[Any] = field(default_factory=list)
+    #: gate (#17): stored runs saved before the compared baseline, newest first (run-to-run spread)
+    older_baselines: list[Any] = field(default_factory=list)
+    #: --energy-compare-fail-inconclusive: a benchmark the gate could not decide fails the run
+    fail_inconclusive: bool = False
 
     @property
     def meter(self) -> Meter:
@@ -64,7 +76,12 @@ class EnergySession:
     # -- per benchmark ---------------------------------------------------
     def attach(self, fixture: Any) -> RoundRecorder:
         sync = cuda_sync() if self.device == "cuda" else None
-        recorder = RoundRecorder(self.meter, sync=sync)
+        meter = self.meter
+        if self.codecarbon:
+            from greenbench.sidebyside import TeeMeter
+
+            meter = TeeMeter(meter)
+        recorder = RoundRecorder(meter, sync=sync)
         recorder.attach(fixture)
         return recorder
 
@@ -76,10 +93,23 @@ class EnergySession:
             return
         probe = recorder.probe
         rec = summarize(records, other, self.meter.describe(), self.intensity,
-                        speed_probe_s=probe.speed_s, speed_probes_s=thin(probe.speeds), threads=self.threads)
+                        speed_probe_s=probe.speed_s, speed_probes_s=thin(probe.speeds), threads=self.threads,
+                        # gate #17: per-round harness overhead subtracted; counted (#12): counts are exact and a
+                        # wall-time share would make them noisy, so nothing is subtracted
+                        harness_s=0.0 if self.meter.source == "counted" else recorder.harness_s())
+        if records[-1].measurement.source == "counted":  # issue #12: per-call counts beside the energy
+            from greenbench.meters.counted import with_counts
+
+            rec = with_counts(rec, records)
         block = rec.to_json()
         fixture.extra_info["energy"] = block
         self.blocks[fixture.fullname] = block
+        if self.codecarbon:
+            from greenbench.sidebyside import codecarbon_block
+
+            cc = codecarbon_block(recorder, len(records))
+            if cc:
+                fixture.extra_info["codecarbon"] = cc
 
     def resolved_device(self) -> str:
         """``cpu``/``cuda``; ``auto`` resolves without importing torch if no workload did."""
@@ -104,13 +134,24 @@ class EnergySession:
 
     def update_json(self, output_json: dict[str, Any]) -> None:
         output_json["greenbench"] = {"schema_version": R.SCHEMA_VERSION}
+        if self.interrupted:
+            output_json["greenbench"]["interrupted"] = True
         for entry in output_json.get("benchmarks", []):
             block = (entry.get("extra_info") or {}).get("energy")
             if isinstance(block, Mapping) and isinstance(entry.get("stats"), dict):
                 entry["stats"].update(R.stats_fields(block))
 
     # -- the gate --------------------------------------------------------
+    def check_baseline(self, compared: Mapping[str, Any], where: str) -> None:
+        """Note why a compared pytest-benchmark file cannot be a baseline (see :func:`baseline_problem`)."""
+        problem = baseline_problem(compared, where)
+        if problem is not None:
+            self.baseline_problems.append(problem)
+
     def run_gate(self, current: list[dict[str, Any]], baseline: Mapping[str, Mapping[str, Any]]) -> None:
+        if self.baseline_problems:
+            self.refusal = f"energy gate: {self.baseline_problems[0]}"
+            return
         rule = self.rule or gate.GateRule.parse("10%")
         base_meter = gate.meter_of(self.baseline_machine_info)
         ours = str(self.meter.describe().get("source"))
@@ -121,19 +162,36 @@ class EnergySession:
                 f"(--energy-meter {base_meter.split('+')[0]}) or pass --energy-compare-any-meter"
             )
             return
-        self.verdicts = [gate.compare_entries(baseline.get(str(e.get("fullname"))), e, rule) for e in current]
+        self.verdicts = [gate.compare_entries(baseline.get(str(e.get("fullname"))), e, rule,
+                                              gate.history_for(self.older_baselines, str(e.get("fullname"))))
+                         for e in current]
 
     @property
     def failed(self) -> bool:
         if self.rule is None:  # without --energy-compare-fail the comparison only informs
             return False
-        return self.refusal is not None or any(v.failed for v in self.verdicts)
+        # --energy-compare-fail-inconclusive: undecided benchmarks fail too (greenbench.gate.summary)
+        return self.refusal is not None or gate.summary(self.verdicts, self.rule, self.fail_inconclusive)[1]
 
 
 def fmt(value: float, unit: str) -> str:
     from greenbench.units import fmt_si
 
     return fmt_si(value, unit)
+
+
+def baseline_problem(compared: Mapping[str, Any], where: str) -> str | None:
+    """Why a saved run cannot be a baseline: an unknown schema_version, or an interrupted run; else None."""
+    try:
+        R.check_output(compared, where)
+    except GreenbenchError as exc:
+        return str(exc)
+    gb = compared.get("greenbench")
+    if isinstance(gb, Mapping) and gb.get("interrupted"):
+        return (f"{where}: saved by an interrupted run (Ctrl-C or SIGTERM): it may lack benchmarks, and "
+                "comparing against it would hide them; compare against a complete run "
+                "(--benchmark-compare=NNNN) or save a new baseline")
+    return None
 
 
 def observed_threads(environ: Mapping[str, str] | None = None) -> int | None:
@@ -153,7 +211,16 @@ def make_session(option: Any) -> EnergySession:
     meter = get_meter(name)  # explicit but unavailable sources raise MeterUnavailable here
     intensity = resolve_intensity(getattr(option, "carbon_intensity", None), getattr(option, "carbon_region", None))
     expr = getattr(option, "energy_compare_fail", None)
-    rule = gate.GateRule.parse(expr) if expr else None
+    # the gate never switches itself off: an empty rule, or a rule without a baseline, is an error
+    rule = gate.GateRule.parse(expr) if expr is not None else None
+    if rule is not None and not getattr(option, "benchmark_compare", None):
+        raise ConfigError(f"--energy-compare-fail={expr} requires --benchmark-compare (the baseline to gate "
+                          "against); without it no gate would run")
+    report_dir = getattr(option, "energy_report", None)
+    if report_dir is not None:
+        from greenbench.atomic import check_report_dir
+
+        check_report_dir(report_dir, "--energy-report")
     return EnergySession(
         meter_factory=lambda: meter,
         intensity=intensity,
@@ -161,6 +228,8 @@ def make_session(option: Any) -> EnergySession:
         rule=rule,
         any_meter=bool(getattr(option, "energy_compare_any_meter", False)),
         meter_name=name,
+        codecarbon=bool(getattr(option, "energy_codecarbon", False)),
+        fail_inconclusive=bool(getattr(option, "energy_compare_fail_inconclusive", False)),
     )
 
 
@@ -190,17 +259,22 @@ def finish_session(es: EnergySession, config: Any) -> bool:
     if output is None:
         return False
     bs = config._benchmarksession
-    if bs.compared_mapping:
+    if bs.compared_mapping or es.baseline_problems:
         # the newest compared file is the baseline (pytest-benchmark lists them oldest first)
-        baseline = list(bs.compared_mapping.values())[-1]
+        baseline = list(bs.compared_mapping.values())[-1] if bs.compared_mapping else {}
+        es.older_baselines = gate.older_runs(getattr(bs, "storage", None), list(bs.compared_mapping or {}))
         es.run_gate(output["benchmarks"], baseline)
+        es.baseline_entries = dict(baseline)
+        from greenbench.summary import write_session
+
+        es.summary_paths = write_session(es, config.getoption("energy_summary", None), baseline)
     report_dir = config.getoption("energy_report")
     if report_dir:
         from greenbench.report import write_report
 
         sections = [m for group in config.hook.pytest_greenbench_report_sections(config=config) for m in group]
         try:
-            es.report_path = write_report(output, report_dir, sections=sections)
+            es.report_path = write_report(output, report_dir, sections=sections, verdicts=es.verdicts)
         except GreenbenchError as exc:
             es.report_error = str(exc)
             return True

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from greenbench import results as R
 from greenbench.gate import GateRule
@@ -25,7 +26,12 @@ def energy_table(es: EnergySession, benchmarks: list[dict[str, Any]]) -> Table:
     table = Table(title="greenbench: energy per call (median over rounds)", title_justify="left")
     for col, justify in (("benchmark", "left"), ("time", "right"), ("energy", "right"), ("power", "right"),
                          ("CO2e", "right"), ("quality", "left"), ("meter", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        # test ids are shown whole and literally (never markup, never cut): they are what users grep for
+        table.add_column(col, justify=justify, overflow="fold", no_wrap=False,  # type: ignore[arg-type]
+                         min_width=len(col) if col != "benchmark" else None)
+    codecarbon = any(R.codecarbon_j(b) > 0 for b in benchmarks)
+    if codecarbon:
+        table.add_column("CodeCarbon", justify="right")
     if verdicts:
         table.add_column("Δ energy", justify="right")
         table.add_column("verdict")
@@ -33,8 +39,8 @@ def energy_table(es: EnergySession, benchmarks: list[dict[str, Any]]) -> Table:
         if not R.has_energy(b):
             continue
         est = R.is_estimated(b)
-        row = [
-            str(b.get("name")),
+        row: list[Any] = [
+            Text(str(b.get("name"))),
             R.fmt_si(R.time_s(b), "s"),
             R.mark(R.fmt_si(R.energy_j(b), "J"), est),
             R.mark(R.fmt_si(R.power_w(b), "W"), est),
@@ -42,6 +48,8 @@ def energy_table(es: EnergySession, benchmarks: list[dict[str, Any]]) -> Table:
             quality_text(b),
             R.source(b),
         ]
+        if codecarbon:
+            row.append(R.mark(R.fmt_si(R.codecarbon_j(b), "J"), True))
         if verdicts:
             v = verdicts.get(str(b.get("fullname")))
             if v is None or v.verdict == "skipped":
@@ -69,31 +77,48 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
     console.print(f"CO2e at {intensity.get('intensity_label', '?')}.  {R.ESTIMATED_LEGEND}"
                   if any(R.is_estimated(b) for b in benchmarks) else f"CO2e at {intensity.get('intensity_label')}.")
     warned = [(b["name"], w) for b in benchmarks for w in (R.energy(b) or {}).get("warnings", [])]
-    for name, w in warned[:20]:
-        console.print(f"[yellow]warning[/] {name}: {w}")
-    if len(warned) > 20:
-        console.print(f"[yellow]... {len(warned) - 20} more warnings in the JSON (extra_info.energy.warnings)[/]")
+    for line in warning_lines(warned):
+        console.print(Text.assemble(("warning", "yellow"), " ", line))
     if es.refusal:
         console.print(f"[bold red]{es.refusal}[/]")
     elif es.verdicts:
+        # gate #17/#13: verdict lines carry full test ids printed literally (Text, never markup: `[/tmp]`);
+        # "passed" only when every compared benchmark was decided (greenbench.gate.summary)
+        from greenbench.gate import summary as gate_summary
+
         rule = es.rule
         shown = rule or GateRule.parse("10%")
-        failed = [v for v in es.verdicts if v.failed]
         for v in es.verdicts:
             if v.verdict != "ok":
-                console.print(f"[{VERDICT_STYLE[v.verdict]}]{v.line(shown)}[/]")
-        if rule is None:
-            console.print("energy compare: informative only (add --energy-compare-fail=10% to gate on it)")
-        elif failed:
-            console.print(f"[bold red]energy gate FAILED ({rule}): {len(failed)} benchmark(s) regressed[/]")
-        else:
-            console.print(f"[green]energy gate passed ({rule})[/]")
+                console.print(Text(v.line(shown), style=VERDICT_STYLE.get(v.verdict, "")))
+        text, failed = gate_summary(es.verdicts, rule, getattr(es, "fail_inconclusive", False))
+        style = "bold red" if failed else "green" if text.startswith("energy gate passed") else "yellow"
+        console.print(Text(text, style=style if rule is not None else ""))
     if es.report_error:
         console.print(f"[bold red]report: {es.report_error}[/]")
     if es.report_path:
         console.print(f"report written to {es.report_path}")
     tr.write_sep("-", "greenbench energy")
     tr.write(buf.getvalue())
+
+
+def warning_lines(warned: list[tuple[str, str]], most: int = 20) -> list[str]:
+    """Warnings to print: near-identical ones (same text once the numbers are taken out) become one line."""
+    import re
+
+    kinds: dict[str, list[tuple[str, str]]] = {}
+    for name, w in warned:
+        kinds.setdefault(re.sub(r"[0-9][0-9.,]*", "N", w), []).append((name, w))
+    lines: list[str] = []
+    for items in kinds.values():
+        if len(items) >= 3:
+            others = ", ".join(n for n, _ in items[1:4]) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
+            lines.append(f"{len(items)} benchmarks warned alike, e.g. {items[0][0]}: {items[0][1]} (also {others})")
+        else:
+            lines.extend(f"{n}: {w}" for n, w in items)
+    if len(lines) > most:
+        lines = [*lines[:most], f"... {len(lines) - most} more warnings in the JSON (extra_info.energy.warnings)"]
+    return lines
 
 
 def write_section(config: Any, title: str, lines: list[str]) -> None:

@@ -14,19 +14,34 @@ G_PER_T = 1e6
 _SI_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
 
 
+def quantity(name: str, value: object) -> float:
+    """``value`` as a finite float >= 0, else ConfigError naming ``name`` (bool and non-numbers refused)."""
+    from greenbench.errors import ConfigError
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    try:
+        out = float(value)
+    except OverflowError:
+        raise ConfigError(f"{name}: {str(value)[:20]}... is too large for a float") from None
+    if not math.isfinite(out) or out < 0:
+        raise ConfigError(f"{name}: expected a finite number >= 0, got {value!r}")
+    return out
+
+
 def j_to_kwh(energy_j: float) -> float:
-    """Joules → kilowatt-hours."""
-    return energy_j / J_PER_KWH
+    """Joules → kilowatt-hours (energy must be a finite number >= 0)."""
+    return quantity("energy_j", energy_j) / J_PER_KWH
 
 
 def kwh_to_j(energy_kwh: float) -> float:
-    """Kilowatt-hours → joules."""
-    return energy_kwh * J_PER_KWH
+    """Kilowatt-hours → joules (energy must be a finite number >= 0)."""
+    return quantity("energy_kwh", energy_kwh) * J_PER_KWH
 
 
 def co2e_g(energy_j: float, intensity_g_per_kwh: float) -> float:
-    """Grams CO2e of ``energy_j`` joules drawn from a grid at ``intensity_g_per_kwh``."""
-    return j_to_kwh(energy_j) * intensity_g_per_kwh
+    """Grams CO2e of ``energy_j`` joules drawn from a grid at ``intensity_g_per_kwh`` (both finite, >= 0)."""
+    return j_to_kwh(energy_j) * quantity("intensity_g_per_kwh", intensity_g_per_kwh)
 
 
 def fmt_si(value: float | None, unit: str, digits: int = 3) -> str:

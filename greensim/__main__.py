@@ -59,10 +59,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that cannot be written: ``--json ''``, a folder, a bad suffix."""
+    from greenbench import atomic
+
+    if args.json == "/dev/stdout":  # the JSON alone on stdout, as with a bare --json (no table after it)
+        args.json = "-"
+    if args.json is not None and args.json != "-":
+        atomic.check_path(args.json, "--json")
+    if args.plot is not None:
+        atomic.figure_format(args.plot, "--plot")
+
+
 def _run(args: argparse.Namespace) -> int:
     from greensim.report import plot, render_table, to_json_text, write_json
     from greensim.scenario import load_scenario, run_scenario
 
+    _check_outputs(args)
     result = run_scenario(load_scenario(args.file), results=args.results, benchmark=args.benchmark)
     if args.plot:
         plot(result, args.plot)
@@ -81,6 +94,7 @@ def _fleet(args: argparse.Namespace) -> int:
     from greenbench.errors import ConfigError
     from greensim import fleet as fl
 
+    _check_outputs(args)
     sc = fl.load_fleet_scenario(args.file)
     overrides: dict[str, Any] = {}
     for key, value in (("jobs", args.jobs), ("seed", args.seed), ("partition_jobs", args.partition_jobs)):

@@ -11,7 +11,11 @@ def number(name: str, value: object) -> float:
     """A real, finite number (bool is refused: ``True`` is not a quantity)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name}: expected a number, got {value!r}")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # a 10^400 TOML integer
+        raise ConfigError(f"{name}: {str(value)[:12]}... ({len(str(value))} digits) is too large; expected a "
+                          "finite number") from None
     if not math.isfinite(out):
         raise ConfigError(f"{name}: expected a finite number, got {value!r}")
     return out

@@ -60,6 +60,8 @@ STUDY_TABLE1_MJ_PER_MILLION_OPS: dict[str, float] = {"von_neumann": 1000.0, "har
 
 
 def get_architecture(name: str) -> Architecture:
+    if not isinstance(name, str):
+        raise ConfigError(f"architecture: expected a name such as 'von_neumann', got {name!r}")
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     try:
         return ARCHITECTURES[key]
@@ -138,6 +140,8 @@ HOROWITZ_45NM = Horowitz45nm()
 def op_mix_energy_j(counts: Mapping[str, float], table: Horowitz45nm = HOROWITZ_45NM) -> float:
     """Energy (J) of an operation mix, e.g. ``{"fp32_mac": 1e9, "dram_read_64b_low": 1e6}``."""
     total = 0.0
+    if not isinstance(counts, Mapping):
+        raise ConfigError(f"op_mix: expected a mapping of operation -> count, got {counts!r}")
     for op, n in counts.items():
         total += _check.non_negative(f"op_mix.{op}", n) * table.energy_j(op)
     return total

@@ -74,6 +74,8 @@ def provider_pue(provider: str) -> float:
     """
     rows = {r["provider"].lower(): r for r in read_csv("green_algorithms_v3.0/defaults_PUE.csv",
                                                        skip_units_row=True)}
+    if not isinstance(provider, str):
+        raise ConfigError(f"provider: expected a provider name such as 'gcp', got {provider!r}")
     row = rows.get(provider.strip().lower())
     if row is None:
         raise ConfigError(f"provider: unknown cloud provider {provider!r}; expected one of "

@@ -45,7 +45,6 @@ import math
 import sys
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,6 +53,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from greenbench.atomic import figure_format
 from greenbench.errors import ConfigError, ScenarioError
 
 FloatArray = npt.NDArray[np.float64]
@@ -285,16 +285,11 @@ def _short(value: Any) -> str:
 
 def load_fleet_scenario(path: str | Path) -> FleetScenario:
     """Read a fleet scenario (``[fleet]`` and optional ``[sweep]``); one-line :class:`ScenarioError`."""
+    from greenbench import safeio
+
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: no such fleet scenario file (expected a TOML file with a [fleet] table)") \
-            from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{p}: cannot read fleet scenario file ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{p}: not valid TOML ({exc})") from None
+    # regular files only, size/nesting limits, BOM named (issue #13): never a hang on a FIFO
+    data = safeio.load_toml(p, what="fleet scenario file (TOML with a [fleet] table)", error=ScenarioError)
     return parse_fleet_scenario(data, p)
 
 
@@ -1123,7 +1118,7 @@ def plot_fleet(result: FleetResult, path: str | Path) -> None:
     ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"{result.spec.title}: {result.jobs:,} jobs\n{PROJECTED_NOTE}", fontsize=10)
     fig.tight_layout()
-    write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=100), "--plot")
+    write_atomic(path, lambda fh: fig.savefig(fh, format=figure_format(path), dpi=100), "--plot")
 
 
 def plot_sweep(result: SweepResult, path: str | Path) -> None:
@@ -1158,7 +1153,7 @@ def plot_sweep(result: SweepResult, path: str | Path) -> None:
         axes[-1].legend(fontsize=8)
     fig.suptitle(f"{result.scenario.spec.title}: trade-offs — {PROJECTED_NOTE}", fontsize=10)
     fig.tight_layout()
-    write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=100), "--plot")
+    write_atomic(path, lambda fh: fig.savefig(fh, format=figure_format(path), dpi=100), "--plot")
 
 
 def to_json_text(result: FleetResult | SweepResult) -> str:

@@ -87,13 +87,16 @@ def write_atomic(path: str | Path, writer: Callable[[IO[bytes]], None], what: st
             writer(fh)
 
     try:
-        atomic.write_with(path, write)
+        atomic.write_with(path, write, what)
     except OSError as exc:
         raise ConfigError(f"{what} {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def to_json_text(result: ScenarioResult) -> str:
-    return json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        return json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as exc:  # run_scenario refuses non-finite rows; this is the last line of defence
+        raise ConfigError(f"--json: the result holds a non-finite figure ({exc}); not written") from None
 
 
 def write_json(result: ScenarioResult, path: str | Path) -> None:
@@ -109,6 +112,7 @@ def plot(result: ScenarioResult, path: str | Path) -> None:
     """Two bar panels (facility energy, CO2e; log scale), labelled projected/estimated."""
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
+    fmt = atomic.figure_format(path, "--plot")  # the suffix picks the format; one matplotlib cannot write fails
     rows = _rows(result)
     names = [r.name for r in rows]
     fig = Figure(figsize=(11, 0.45 * len(rows) + 1.6))
@@ -128,6 +132,6 @@ def plot(result: ScenarioResult, path: str | Path) -> None:
     fig.tight_layout()
 
     def _save(fh: Any) -> None:
-        fig.savefig(fh, format="png", dpi=100)
+        fig.savefig(fh, format=fmt, dpi=100)
 
     write_atomic(path, _save, "--plot")

@@ -32,6 +32,8 @@ Shape (every table optional except at least one ``[[project]]``)::
     four_m = { model = 4, machine = 3 }                    # Patterson et al. 2022 factors
     window = { region = "GB", start = 2023-06-01T00:00:00Z, job_h = 4, deadline_h = 24 }
     embodied = { device = "laptop", hours_per_call = 1e-4 }  # replaces the file's [embodied]
+    counts_target = "horowitz_45nm"  # re-price a counted source's counts (greensim.counted): a preset,
+                                     # a `greenbench calibrate` .json, or a table of the four coefficients
 
     [embodied]               # optional: amortised manufacturing CO2e, added beside the operational CO2e
     device = "a100_gpu"      # a preset (greensim.embodied.EMBODIED_DEVICES), or:
@@ -63,10 +65,12 @@ from pathlib import Path
 from typing import Any
 
 from greenbench import results as greenbench_results
+from greenbench.counted_model import Coefficients
 from greenbench.errors import ConfigError, DataError, GreenbenchError, ScenarioError
 from greenbench.intensity import TABLES, intensity_record
 from greenbench.units import J_PER_KWH
 from greensim import _check
+from greensim import counted as counted_projection
 from greensim.architectures import ARCHITECTURES, HOROWITZ_45NM, op_mix_energy_j, ops_energy_j
 from greensim.embodied import EMBODIED_DEVICES, HOURS_PER_YEAR, EmbodiedDevice, get_device
 from greensim.levers import FourM
@@ -83,7 +87,7 @@ _SOURCE_KEYS = ("results", "benchmark", "stat", "energy_j", "estimated", "label"
 _BASELINE_KEYS = ("region", "pue", "calls", "intensity_table", "name")
 _PROJECT_KEYS = ("name", "energy_j", "calls", "region", "intensity_table", "pue", "architecture", "ops",
                  "op_mix", "spike_rate", "timesteps", "macs", "first_layer_macs", "neurons", "snn_model",
-                 "four_m", "window", "embodied", "note")
+                 "four_m", "window", "embodied", "note", "counts_target")
 _WINDOW_KEYS = ("region", "start", "job_h", "job_min", "deadline_h")
 _FOUR_M_KEYS = ("model", "machine", "mechanization", "map")
 _EMBODIED_KEYS = ("device", "device_kg_co2e", "lifetime_years", "utilisation", "hours_per_call", "devices")
@@ -154,6 +158,8 @@ class Project:
     window: Window | None = None
     embodied: Embodied | None = None
     note: str | None = None
+    #: issue #12: energy per counted event of the target (greensim.counted); the source must be counted
+    counts_target: Coefficients | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,8 +229,8 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file (one-line :class:`ScenarioError` on any problem)."""
     from greenbench import safeio
 
+    data = safeio.load_toml(path, what="scenario file (TOML)", error=ScenarioError)
     p = Path(path)
-    data = safeio.load_toml(p, what="scenario file (TOML)", error=ScenarioError)
     return parse_scenario(data, p)
 
 
@@ -244,10 +250,11 @@ def parse_scenario(data: Mapping[str, Any], path: str | Path = "<scenario>") -> 
     if not isinstance(raw_projects, list) or not raw_projects:
         raise ctx.fail("project", "expected an array of tables ([[project]]), one per projection row")
     projects = tuple(_parse_project(ctx, i, raw, baseline) for i, raw in enumerate(raw_projects, start=1))
-    names = [pr.name for pr in projects]
-    for name in names:
-        if names.count(name) > 1:
-            raise ctx.fail("project", f"duplicate project name {name!r}; expected unique names")
+    seen: set[str] = set()  # a set, not list.count: 50,000 rows load in a second
+    for pr in projects:
+        if pr.name in seen:
+            raise ctx.fail("project", f"duplicate project name {pr.name!r}; expected unique names")
+        seen.add(pr.name)
     _check_one_sram_energy(ctx, projects)
     return Scenario(path=ctx.path, title=title, description=description, source=source,
                     baseline=baseline, projects=projects, embodied=embodied)
@@ -390,7 +397,7 @@ def _parse_project(ctx: _Ctx, index: int, raw: Any, baseline: Baseline) -> Proje
     name = ctx.opt_str(tbl, "name", where)
     if name is None:
         raise ctx.fail(f"{where}.name", "missing; expected a short label for this row")
-    where = f"project[{index}] '{name}'"
+    where = f"project[{index}] {name!r}"
     ctx.keys(tbl, _PROJECT_KEYS, where)
     num = ctx.opt_num
     table = ctx.intensity_table(tbl, where)
@@ -433,13 +440,22 @@ def _parse_project(ctx: _Ctx, index: int, raw: Any, baseline: Baseline) -> Proje
         snn_model=snn_model, four_m=four, window=window,
         embodied=_parse_embodied(ctx, tbl["embodied"], f"{where}.embodied") if "embodied" in tbl else None,
         note=ctx.opt_str(tbl, "note", where),
+        counts_target=_parse_counts_target(ctx, tbl["counts_target"], f"{where}.counts_target")
+        if "counts_target" in tbl else None,
     )
     _check_combinations(ctx, where, tbl, p)
     return p
 
 
+def _parse_counts_target(ctx: _Ctx, raw: Any, where: str) -> Coefficients:
+    try:
+        return counted_projection.target_coefficients(raw, ctx.path.parent)
+    except ConfigError as exc:
+        raise ctx.fail(where, str(exc)) from None
+
+
 def _check_combinations(ctx: _Ctx, where: str, tbl: Mapping[str, Any], p: Project) -> None:
-    models = [k for k in ("architecture", "op_mix", "spike_rate") if k in tbl]
+    models = [k for k in ("architecture", "op_mix", "spike_rate", "counts_target") if k in tbl]
     if len(models) > 1:
         raise ctx.fail(where, f"{' and '.join(models)} are alternative energy models; use one per row")
     if p.ops is not None and p.architecture is None:
@@ -451,7 +467,7 @@ def _check_combinations(ctx: _Ctx, where: str, tbl: Mapping[str, Any], p: Projec
         if key in tbl and p.spike_rate is None:
             raise ctx.fail(f"{where}.{key}", "only applies to an SNN row; expected spike_rate and "
                                              "timesteps too")
-    absolute = [k for k in ("ops", "op_mix", "macs") if k in tbl]
+    absolute = [k for k in ("ops", "op_mix", "macs", "counts_target") if k in tbl]
     if p.energy_j is not None and absolute:
         raise ctx.fail(f"{where}.energy_j", f"conflicts with {absolute[0]} (which sets the energy itself); "
                                             "give one")
@@ -488,6 +504,8 @@ class ResolvedSource:
     benchmark: str | None = None
     stat: str = "median"
     meter: str | None = None
+    #: issue #12: per-call event counts of a counted benchmark (extra_info.energy.counts), else None
+    counts: Mapping[str, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"energy_j_per_call": self.energy_j, "estimated": self.estimated, "label": self.label,
@@ -536,7 +554,8 @@ def read_benchmark_energy(results: str | Path, benchmark: str, stat: str = "medi
             energy_j, estimated, meter = found
             name = str(entry.get("name"))
             return ResolvedSource(energy_j=energy_j, estimated=estimated, label=f"{name} ({stat}, per call)",
-                                  results=str(p), benchmark=name, stat=stat, meter=meter)
+                                  results=str(p), benchmark=name, stat=stat, meter=meter,
+                                  counts=counted_projection.stored_counts(entry["extra_info"]["energy"]))
     raise DataError(f"{p}: benchmark {matches[0].get('name')!r} has no extra_info.energy.per_call_j.{stat} "
                     "(expected a run with greenbench's energy measurement)")
 
@@ -565,7 +584,7 @@ def resolve_source(scenario: Scenario, results: str | Path | None = None,
     if src.label:
         return ResolvedSource(energy_j=resolved.energy_j, estimated=resolved.estimated, label=src.label,
                               results=resolved.results, benchmark=resolved.benchmark, stat=resolved.stat,
-                              meter=resolved.meter)
+                              meter=resolved.meter, counts=resolved.counts)
     return resolved
 
 
@@ -642,10 +661,46 @@ class ScenarioResult:
         }
 
 
-def _ratio(a: float, b: float) -> float:
+def _ratio(a: float, b: float) -> float | None:
+    """Gain ``a / b``; None where it has no finite value (a row of 0 J against a non-zero baseline)."""
     if b > 0:
-        return a / b
-    return math.inf if a > 0 else 1.0
+        r = a / b
+        return r if math.isfinite(r) else None
+    return 1.0 if a == 0 else None
+
+
+#: the figures of a row that must be finite (else the row fails, naming the figure)
+_ROW_FIGURES = ("it_energy_j", "pue", "facility_energy_j", "intensity_g_per_kwh", "co2e_g", "embodied_co2e_g",
+                "total_co2e_g")
+
+
+def _check_finite(ctx: _Ctx, where: str, row: Projection) -> Projection:
+    """Refuse a row with a non-finite figure: never a 'nan g/kWh' or an infinite CO2e."""
+    for name in _ROW_FIGURES:
+        value = getattr(row, name)
+        if not math.isfinite(value):
+            raise ScenarioError(f"{ctx.path}: {where}: the projected {name} is {value} (not a finite number): the "
+                                "inputs overflow a float (e.g. calls x energy_j beyond 1.8e308); expected smaller "
+                                "figures")
+    for key in ("now_g_per_kwh", "best_g_per_kwh", "saving_vs_now_fraction"):
+        value = (row.window or {}).get(key, 0.0)
+        if not math.isfinite(value):
+            raise ScenarioError(f"{ctx.path}: {where}.window: {key} is {value} (not a finite number)")
+    return row
+
+
+def _start_index(series: Any, start: datetime) -> tuple[int, list[str]]:
+    """The first step starting at or after ``start``: a job cannot start before it is submitted."""
+    index = series.index_of(start)
+    if series.time_of(index) >= start:
+        return index, []
+    index += 1
+    if index >= len(series):
+        raise ConfigError(f"start: {start.isoformat()} is inside the last hour of the {series.region} series; "
+                          "no whole hour is left to start in")
+    when = series.time_of(index).isoformat().replace("+00:00", "Z")
+    return index, [f"window start {start.isoformat().replace('+00:00', 'Z')} falls between hours: the job "
+                   f"starts at {when}, the first whole hour after submission"]
 
 
 #: basis of the shipped hourly series (Electricity Maps Data Portal, life-cycle column)
@@ -668,7 +723,7 @@ def _window_grid(ctx: _Ctx, where: str, w: Window, used: dict[str, str]) -> tupl
     series = hourly_series(w.region)
     used[series.dataset_id] = series.data_version
     try:
-        now = series.index_of(w.start) if w.start is not None else 0
+        now, notes = _start_index(series, w.start) if w.start is not None else (0, [])
         choice = best_windows(series.intensity_g_per_kwh, series.step_min, w.job_min, now_index=now,
                               deadline_min=w.deadline_min)
     except ConfigError as exc:
@@ -679,7 +734,12 @@ def _window_grid(ctx: _Ctx, where: str, w: Window, used: dict[str, str]) -> tupl
         "now_utc": series.time_of(now).isoformat().replace("+00:00", "Z"),
         "now_g_per_kwh": choice.now_g_per_kwh, "best_g_per_kwh": choice.best_g_per_kwh,
         "best_starts_utc": starts, "saving_vs_now_fraction": choice.saving_fraction,
+        "beyond_data_min": choice.beyond_data_min, "notes": notes,
     }
+    if choice.beyond_data_min > 0:
+        searched_h = (w.deadline_min - choice.beyond_data_min) / 60
+        notes.append(f"the deadline runs {choice.beyond_data_min / 60:g} h past the end of the {w.region} 2023 "
+                     f"data: only {searched_h:g} h of the {w.deadline_min / 60:g} h window were searched")
     label = f"{w.region} hourly 2023, best {w.job_min / 60:g} h of {w.deadline_min / 60:g} h"
     return choice.best_g_per_kwh, label, info
 
@@ -692,7 +752,7 @@ ILLUSTRATIVE_ARCHITECTURE = ("the study's per-op figures (Table 1) are orders of
 
 def _project(ctx: _Ctx, pr: Project, base: Baseline, source: ResolvedSource | None,
              used: dict[str, str], *, embodied: Embodied | None = None) -> Projection:
-    where = f"project[{pr.index}] '{pr.name}'"
+    where = f"project[{pr.index}] {pr.name!r}"
     notes: list[str] = []
     per_call = pr.energy_j if pr.energy_j is not None else (source.energy_j if source else None)
 
@@ -713,6 +773,13 @@ def _project(ctx: _Ctx, pr: Project, base: Baseline, source: ResolvedSource | No
             energy = need_base("architecture") * scale
             notes.append(f"ILLUSTRATIVE, not a projection: measured energy × {scale:g} ({pr.architecture} vs "
                          f"von_neumann per op); {ILLUSTRATIVE_ARCHITECTURE}")
+    elif pr.counts_target is not None:
+        if source is None or source.counts is None:
+            what = f"benchmark {source.benchmark!r}" if source is not None and source.benchmark else "the source"
+            raise ScenarioError(f"{ctx.path}: {where}.counts_target: {what} has no extra_info.energy.counts; "
+                                "expected a [source] benchmark run with --energy-meter=counted")
+        energy = counted_projection.projected_j(source.counts, pr.counts_target)
+        notes.append(counted_projection.describe(source.counts, pr.counts_target))
     elif pr.op_mix is not None:
         energy = op_mix_energy_j(pr.op_mix)
         notes.append("op mix × Horowitz 2014 45 nm energies")
@@ -748,6 +815,7 @@ def _project(ctx: _Ctx, pr: Project, base: Baseline, source: ResolvedSource | No
     window_info = None
     if pr.window is not None:
         ci, label, window_info = _window_grid(ctx, where, pr.window, used)
+        notes.extend(window_info["notes"])
         basis = HOURLY_BASIS
     else:
         ci, label, basis = _grid(ctx, where, pr.region or base.region,
@@ -794,6 +862,9 @@ def run_scenario(scenario: Scenario, *, results: str | Path | None = None,
     ``results`` alone is ignored (with a note) by a scenario that reads no
     benchmark, so one command line can serve every scenario file in CI.
     """
+    if not isinstance(scenario, Scenario):
+        raise ConfigError(f"run_scenario: expected a Scenario (from load_scenario/parse_scenario), got "
+                          f"{type(scenario).__name__}")
     ctx = _Ctx(scenario.path)
     notes: list[str] = []
     reads_benchmark = scenario.source is not None and scenario.source.benchmark is not None
@@ -811,17 +882,23 @@ def run_scenario(scenario: Scenario, *, results: str | Path | None = None,
         emb = scenario.embodied
         if emb is not None:
             base_notes.append(_embodied_note(emb, b.calls))
-        baseline = Projection(name=b.name, it_energy_j=energy, pue=b.pue, intensity_g_per_kwh=ci,
-                              intensity_label=label, co2e_g=energy * b.pue / J_PER_KWH * ci,
-                              notes=tuple(base_notes), energy_factor_vs_baseline=1.0, co2e_factor_vs_baseline=1.0,
-                              intensity_basis=basis, embodied_co2e_g=emb.co2e_g(b.calls) if emb else 0.0)
+        baseline = _check_finite(ctx, "[baseline]", Projection(
+            name=b.name, it_energy_j=energy, pue=b.pue, intensity_g_per_kwh=ci,
+            intensity_label=label, co2e_g=energy * b.pue / J_PER_KWH * ci,
+            notes=tuple(base_notes), energy_factor_vs_baseline=1.0, co2e_factor_vs_baseline=1.0,
+            intensity_basis=basis, embodied_co2e_g=emb.co2e_g(b.calls) if emb else 0.0))
     rows = []
     for pr in scenario.projects:
-        row = _project(ctx, pr, scenario.baseline, source, used, embodied=scenario.embodied)
+        row = _check_finite(ctx, f"project[{pr.index}] {pr.name!r}",
+                            _project(ctx, pr, scenario.baseline, source, used, embodied=scenario.embodied))
         if baseline is not None:
+            energy_gain = _ratio(baseline.facility_energy_j, row.facility_energy_j)
+            co2e_gain = _ratio(baseline.co2e_g, row.co2e_g)
+            undefined = [n for n, g in (("energy", energy_gain), ("CO2e", co2e_gain)) if g is None]
             row = dataclasses.replace(
-                row, energy_factor_vs_baseline=_ratio(baseline.facility_energy_j, row.facility_energy_j),
-                co2e_factor_vs_baseline=_ratio(baseline.co2e_g, row.co2e_g))
+                row, energy_factor_vs_baseline=energy_gain, co2e_factor_vs_baseline=co2e_gain,
+                notes=(*row.notes, *([f"{' and '.join(undefined)} gain undefined: this row's figure is 0 (or "
+                                      "beyond a float's range) against a non-zero baseline"] if undefined else [])))
         rows.append(row)
     rows, basis_notes = _basis_notes(baseline, rows)
     notes.extend(basis_notes)

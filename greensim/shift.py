@@ -40,7 +40,10 @@ IntArray = npt.NDArray[np.int64]
 
 
 def _as_series(series: npt.ArrayLike, name: str = "series") -> FloatArray:
-    arr = np.asarray(series, dtype=np.float64)
+    try:
+        arr = np.asarray(series, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{name}: expected a 1-D sequence of numbers ({exc})") from None
     if arr.ndim != 1 or arr.size == 0:
         raise ConfigError(f"{name}: expected a non-empty 1-D sequence of intensities")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
@@ -92,6 +95,8 @@ class WindowChoice:
     now_index: int
     window_min: float
     step_min: float
+    #: minutes of the deadline that lie past the end of the data (not searched); 0 when all fit
+    beyond_data_min: float = 0.0
 
     @property
     def saving_fraction(self) -> float:
@@ -102,15 +107,21 @@ class WindowChoice:
 def best_windows(series: npt.ArrayLike, step_min: float, window_min: float, *, now_index: int = 0,
                  deadline_min: float | None = None) -> WindowChoice:
     """Best start(s) for a ``window_min`` job starting no earlier than ``now_index``
-    and finishing within ``deadline_min`` minutes of it (None: by the end of the data)."""
+    and finishing within ``deadline_min`` minutes of it (None: by the end of the data).
+
+    A deadline past the end of the data is searched up to the end, and the choice says by how
+    much it fell short (:attr:`WindowChoice.beyond_data_min`).
+    """
     means = rolling_average(series, step_min, window_min)
     n = int(np.asarray(series).shape[0])
     if isinstance(now_index, bool) or not isinstance(now_index, (int, np.integer)) or not 0 <= now_index < n:
         raise ConfigError(f"now_index: expected an integer step index in [0, {n}), got {now_index!r}")
     last = means.size - 1
+    beyond_min = 0.0
     if deadline_min is not None:
         slack_min = _check.non_negative("deadline_min", deadline_min) - window_min
         last = min(last, now_index + int(np.floor(slack_min / step_min + 1e-12)) if slack_min >= 0 else -1)
+        beyond_min = max(0.0, now_index * float(step_min) + float(deadline_min) - n * float(step_min))
     if last < now_index:
         raise ConfigError(f"window: a {window_min:g}-min job starting at step {now_index} cannot finish "
                           f"by the deadline ({deadline_min} min) within the data ({n} steps of "
@@ -120,7 +131,7 @@ def best_windows(series: npt.ArrayLike, step_min: float, window_min: float, *, n
     tied = np.flatnonzero(candidates <= best + TIE_RTOL * max(abs(best), 1.0)) + now_index
     return WindowChoice(start_indices=tuple(int(i) for i in tied), best_g_per_kwh=best,
                         now_g_per_kwh=float(means[now_index]), now_index=int(now_index),
-                        window_min=float(window_min), step_min=float(step_min))
+                        window_min=float(window_min), step_min=float(step_min), beyond_data_min=beyond_min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +191,18 @@ def geographic_shift(energy_j: float, pue_by_region: Mapping[str, float], here: 
     """Pick the region(s) minimising energy × PUE × intensity among ``pue_by_region``
     (``here`` must be one of them).  Intensities default to the yearly tables."""
     e = _check.non_negative("energy_j", energy_j)
+    if not isinstance(pue_by_region, Mapping) or not pue_by_region:
+        raise ConfigError(f"pue_by_region: expected a non-empty mapping of region -> PUE, got {pue_by_region!r}")
+    bad = [r for r in pue_by_region if not isinstance(r, str) or not r.strip()]
+    if bad or not isinstance(here, str):
+        raise ConfigError(f"region: expected region codes as strings, got {(bad or [here])[0]!r}")
+    if intensities_g_per_kwh is not None:
+        if not isinstance(intensities_g_per_kwh, Mapping):
+            raise ConfigError("intensities_g_per_kwh: expected a mapping of region -> gCO2e/kWh")
+        missing = [r for r in pue_by_region if r not in intensities_g_per_kwh]
+        if missing:
+            raise ConfigError(f"intensities_g_per_kwh: no intensity for region {missing[0]!r}; expected one "
+                              "for every region in pue_by_region")
     if here not in pue_by_region:
         raise ConfigError(f"here: {here!r} must be one of the candidate regions {sorted(pue_by_region)}")
     co2e = {}
@@ -236,6 +259,26 @@ def _range_argmin(mins: FloatArray, args: IntArray, lo: IntArray, hi: IntArray) 
     return np.where(b_val < a_val, args[k, right], args[k, lo])
 
 
+def _floats(name: str, values: npt.ArrayLike) -> FloatArray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{name}: expected numbers ({exc})") from None
+
+
+def _whole(name: str, values: npt.ArrayLike) -> IntArray:
+    """Step indices as int64; a fractional, non-finite or non-numeric index is refused, never truncated."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)) \
+            and np.all(np.abs(arr) < 2**62):
+        return arr.astype(np.int64)
+    bad = arr.ravel()[:1].tolist() if arr.dtype.kind != "f" else \
+        arr[~(np.isfinite(arr) & (arr == np.floor(arr)))].ravel()[:1].tolist()
+    raise ConfigError(f"{name}: expected whole-number step indices, got {bad[0] if bad else arr!r}")
+
+
 def shift_jobs(intensity_g_per_kwh: npt.ArrayLike, pue: npt.ArrayLike, *, energy_j: npt.ArrayLike,
                submit_index: npt.ArrayLike, job_steps: npt.ArrayLike, deadline_index: npt.ArrayLike,
                here: npt.ArrayLike) -> BatchShift:
@@ -250,20 +293,20 @@ def shift_jobs(intensity_g_per_kwh: npt.ArrayLike, pue: npt.ArrayLike, *, energy
     start, then the lowest region index.  Baseline: home region, start at
     submit.
     """
-    ci = np.asarray(intensity_g_per_kwh, dtype=np.float64)
+    ci = _floats("intensity_g_per_kwh", intensity_g_per_kwh)
     if ci.ndim != 2 or ci.size == 0:
         raise ConfigError("intensity_g_per_kwh: expected a (regions, steps) array")
     if not np.all(np.isfinite(ci)) or np.any(ci < 0):
         raise ConfigError("intensity_g_per_kwh: intensities must be finite and >= 0")
     n_regions, n_steps = ci.shape
-    p = np.asarray(pue, dtype=np.float64)
+    p = _floats("pue", pue)
     if p.shape != (n_regions,) or not np.all(p >= 1.0):
         raise ConfigError(f"pue: expected {n_regions} PUE values >= 1")
-    e = np.asarray(energy_j, dtype=np.float64)
-    s = np.asarray(submit_index, dtype=np.int64)
-    length = np.asarray(job_steps, dtype=np.int64)
-    d = np.asarray(deadline_index, dtype=np.int64)
-    h = np.asarray(here, dtype=np.int64)
+    e = _floats("energy_j", energy_j)
+    s = _whole("submit_index", submit_index)
+    length = _whole("job_steps", job_steps)
+    d = _whole("deadline_index", deadline_index)
+    h = _whole("here", here)
     n_jobs = e.shape[0] if e.ndim == 1 else -1
     if any(a.shape != (n_jobs,) for a in (e, s, length, d, h)):
         raise ConfigError("jobs: energy_j, submit_index, job_steps, deadline_index and here must be "

@@ -37,6 +37,15 @@ from greenbench.meters.base import Measurement, MeterBase
 #: Measurements for GPUs", SC'24: A100/H100 update power every 100 ms).
 NVML_UPDATE_PERIOD_S = 0.1
 
+#: A generous bound on one board's power (W): 2024 boards top out near 1.2 kW (GB200);
+#: a window above bound x (duration + slack) is refused as impossible energy.
+MAX_GPU_POWER_W = 2000.0
+BOUND_SLACK_S = 2 * NVML_UPDATE_PERIOD_S
+
+#: A window at least this long in which a board's energy did not move is a stuck
+#: counter (a powered GPU never draws 0 W), not 0 J measured.
+STUCK_WINDOW_S = 10 * NVML_UPDATE_PERIOD_S
+
 #: Default interval (s) between power samples on boards without an energy counter.
 DEFAULT_SAMPLE_INTERVAL_S = 0.05
 
@@ -316,6 +325,16 @@ class NvmlMeter(MeterBase):
         for key, energy_mj in zip(self._sampled_keys, sampled_mj, strict=True):
             domains[key] = mj_to_j(energy_mj)
         duration_s = max(t1 - self._t0, 1e-9)  # a zero-length window cannot be a Measurement
+        bound_j = MAX_GPU_POWER_W * (duration_s + BOUND_SLACK_S)
+        for key, energy_j in domains.items():
+            if not energy_j <= bound_j:
+                raise MeterError(f"NVML: {key} counted {energy_j:.4g} J in {duration_s:.3g} s, above a board's "
+                                 f"{MAX_GPU_POWER_W:g} W bound: impossible energy (a counter glitch); "
+                                 "this window is refused")
+            if energy_j == 0 and duration_s >= STUCK_WINDOW_S:
+                raise MeterError(f"NVML: {key} energy did not move in a {duration_s:.3g} s window: a powered GPU "
+                                 "never draws 0 W, so the counter is stuck (driver issue?), not 0 J; this window "
+                                 "is refused")
         notes = self._notes
         if duration_s < self.update_period_s:
             notes += (f"window shorter than NVML's ~{self.update_period_s:g} s update period",)

@@ -50,6 +50,22 @@ RAPL_RESOLUTION_J = 1e-6
 #: near 500 W TDP (AMD EPYC 9965, Intel Xeon 6980P); twice that leaves margin.
 MAX_ZONE_POWER_W = 1000.0
 
+#: A window's energy above (the zone's power bound) x (duration + this slack) is refused as
+#: impossible: the slack covers a counter that ticks once per update period.
+BOUND_SLACK_S = 2 * RAPL_UPDATE_PERIOD_S
+
+#: The zone's power bound is this multiple of its highest ``constraint_*_max_power_uw``
+#: (PL2/PL4 bursts run above the long-term limit that powercap reports first).
+CONSTRAINT_BOUND_FACTOR = 4.0
+
+#: The poller never polls faster than this: a counter range that wraps sooner
+#: (``max_energy_range_uj`` of a few µJ) would make it spin; such a zone is refused.
+POLL_MIN_INTERVAL_S = 1e-4
+
+#: A window of at least this much process CPU time (s) with no counter movement
+#: is a stuck counter (RAPL ticks every ~1 ms while a core runs), not 0 J.
+STUCK_CPU_S = 10 * RAPL_UPDATE_PERIOD_S
+
 #: The poller never sleeps longer than this, even when wraps are minutes apart.
 POLL_MAX_INTERVAL_S = 5.0
 
@@ -100,6 +116,8 @@ class RaplZone:
     name: str
     path: str
     max_energy_range_uj: int
+    #: highest power (W) this zone can plausibly draw: windows above it are refused
+    max_power_w: float = MAX_ZONE_POWER_W
 
     @property
     def energy_path(self) -> str:
@@ -138,6 +156,15 @@ def _read_range_uj(zone_dir: Path) -> int:
     if value <= 0:
         raise MeterUnavailable(f"RAPL: {path} holds {value}, expected a positive integer (µJ)")
     return value
+
+
+def _read_max_power_w(zone_dir: Path) -> float:
+    """The zone's power bound (W): CONSTRAINT_BOUND_FACTOR x its highest constraint, else 1 kW."""
+    best = 0
+    for f in zone_dir.glob("constraint_*_max_power_uw"):
+        with contextlib.suppress(OSError, ValueError):
+            best = max(best, int(f.read_text().strip()))
+    return best / 1e6 * CONSTRAINT_BOUND_FACTOR if best > 0 else MAX_ZONE_POWER_W
 
 
 def _zone_index(entry: str) -> tuple[int, int]:
@@ -201,7 +228,7 @@ def discover(powercap_root: str | os.PathLike[str] = DEFAULT_POWERCAP_ROOT) -> R
             skipped.append(f"{top} ({name}): duplicate of an earlier {name} zone")
             continue
         seen_keys.add(name)
-        zone = RaplZone(name, name, real, _read_range_uj(top_dir))
+        zone = RaplZone(name, name, real, _read_range_uj(top_dir), _read_max_power_w(top_dir))
         (packages if kind == "package" else psys).append(zone)
         if kind != "package":
             continue
@@ -218,7 +245,7 @@ def discover(powercap_root: str | os.PathLike[str] = DEFAULT_POWERCAP_ROOT) -> R
             sub_name = _read_text(sub_dir / "name")
             if sub_name == "dram":
                 key = "dram" + name.removeprefix("package")
-                drams.append(RaplZone(key, sub_name, sub_real, _read_range_uj(sub_dir)))
+                drams.append(RaplZone(key, sub_name, sub_real, _read_range_uj(sub_dir), _read_max_power_w(sub_dir)))
             else:
                 skipped.append(f"{sub_dir.name} ({sub_name}): part of {name}, already in it")
 
@@ -294,6 +321,12 @@ class RaplMeter(MeterBase):
         self._clock = clock
         self._cpu_clock = cpu_clock
         shortest_wrap_s = min(z.min_wrap_time_s(max_power_w) for z in self.zones)
+        for zone in self.zones:
+            if zone.min_wrap_time_s(max_power_w) < POLL_SAFETY_FACTOR * POLL_MIN_INTERVAL_S:
+                raise MeterUnavailable(
+                    f"RAPL: {os.path.join(zone.path, 'max_energy_range_uj')} is {zone.max_energy_range_uj} µJ: the "
+                    f"counter could wrap every {zone.min_wrap_time_s(max_power_w):.2g} s, too fast to poll (real "
+                    "RAPL ranges are tens to hundreds of kJ); refusing this zone rather than spinning")
         if poll_interval_s is None:
             poll_interval_s = min(POLL_MAX_INTERVAL_S, shortest_wrap_s / POLL_SAFETY_FACTOR)
         if not poll_interval_s > 0:
@@ -331,6 +364,7 @@ class RaplMeter(MeterBase):
         self._lock = threading.Lock()
         self._open = False
         self._last_uj = [0] * len(self.zones)
+        self._last_t = 0.0
         self._acc_uj = [0] * len(self.zones)
         self._wraps = 0
         self._t0 = 0.0
@@ -356,13 +390,29 @@ class RaplMeter(MeterBase):
                 ) from None
         return out
 
-    def _fold(self, now_uj: list[int]) -> None:
+    def _bound_uj(self, zone: RaplZone, elapsed_s: float) -> float:
+        """Most energy (µJ) ``zone`` can plausibly count in ``elapsed_s``."""
+        return zone.max_power_w * (max(elapsed_s, 0.0) + BOUND_SLACK_S) * 1e6
+
+    def _fold(self, now_uj: list[int], now_t: float) -> None:
         # caller holds self._lock
+        elapsed = now_t - self._last_t
         for i, value in enumerate(now_uj):
+            zone = self.zones[i]
+            if not 0 <= value <= self._ranges_uj[i]:
+                raise MeterError(f"RAPL: {zone.energy_path} reads {value} µJ, outside 0..{self._ranges_uj[i]} "
+                                 "(max_energy_range_uj): a glitch, not energy; this window is refused")
             delta, wrapped = counter_delta_uj(self._last_uj[i], value, self._ranges_uj[i])
+            if wrapped and delta > self._bound_uj(zone, elapsed):
+                # a real wrap starts near the top of the range; a step back from lower down is a reset
+                raise MeterError(
+                    f"RAPL: {zone.energy_path} stepped back from {self._last_uj[i]} to {value} µJ: not a wrap "
+                    f"(that would be {uj_to_j(delta):.4g} J in {elapsed:.3g} s, above the zone's "
+                    f"{zone.max_power_w:g} W bound) but a counter reset or glitch; this window is refused")
             self._acc_uj[i] += delta
             self._wraps += wrapped
         self._last_uj = now_uj
+        self._last_t = now_t
 
     def poll(self) -> None:
         """Fold the counters into the open window (the poller calls this; cheap no-op when idle)."""
@@ -370,7 +420,7 @@ class RaplMeter(MeterBase):
             return
         with self._lock:
             if self._open:
-                self._fold(self._read_all())
+                self._fold(self._read_all(), self._clock())
 
     def _ensure_poller(self) -> None:
         if self._thread is None and self._background:
@@ -389,7 +439,7 @@ class RaplMeter(MeterBase):
         if self._thread is None:
             self._ensure_poller()
         with self._lock:
-            self._t0 = self._clock()
+            self._t0 = self._last_t = self._clock()
             self._cpu0 = self._cpu_clock()
             self._last_uj = self._read_all()
             self._acc_uj = [0] * len(self._last_uj)
@@ -405,13 +455,25 @@ class RaplMeter(MeterBase):
             if self.poll_error is not None:
                 exc, self.poll_error = self.poll_error, None
                 raise MeterError(f"RAPL: the background poller failed in this window: {exc}")
-            self._fold(self._read_all())
             t1 = self._clock()
+            self._fold(self._read_all(), t1)
             cpu1 = self._cpu_clock()
             acc_uj = self._acc_uj
             wraps = self._wraps
         # a zero-length window cannot be a Measurement; a perf_counter tick is the floor
         duration_s = max(t1 - self._t0, 1e-9)
+        cpu_s = max(cpu1 - self._cpu0, 0.0)
+        for zone, acc in zip(self.zones, acc_uj, strict=True):
+            if acc > self._bound_uj(zone, duration_s):
+                raise MeterError(
+                    f"RAPL: {zone.energy_path} counted {uj_to_j(acc):.4g} J in {duration_s:.3g} s, above the "
+                    f"zone's {zone.max_power_w:g} W bound: impossible energy (a glitch or a missed reset); "
+                    "this window is refused")
+        if not any(acc_uj) and cpu_s >= STUCK_CPU_S and duration_s >= STUCK_CPU_S:
+            raise MeterError(
+                f"RAPL: no counter moved ({', '.join(z.energy_path for z in self.zones)}) in a {duration_s:.3g} s "
+                f"window while this process used {cpu_s:.3g} s of CPU: a stuck or virtualised counter, not 0 J; "
+                "this window is refused (use --energy-meter=model on this machine)")
         notes: tuple[str, ...] = ()
         if wraps:
             notes += (f"RAPL counter wrapped {wraps} time(s); corrected with max_energy_range_uj",)
@@ -420,7 +482,7 @@ class RaplMeter(MeterBase):
         return Measurement(
             energy_j=uj_to_j(sum(acc_uj)),
             duration_s=duration_s,
-            cpu_time_s=max(cpu1 - self._cpu0, 0.0),
+            cpu_time_s=cpu_s,
             source="rapl",
             estimated=False,
             domains={z.key: uj_to_j(a) for z, a in zip(self.zones, acc_uj, strict=True)},
@@ -441,7 +503,8 @@ class RaplMeter(MeterBase):
             "reason": self.reason,
             "powercap_root": self.layout.root,
             "zones": [
-                {"key": z.key, "name": z.name, "path": z.path, "max_energy_range_uj": z.max_energy_range_uj}
+                {"key": z.key, "name": z.name, "path": z.path, "max_energy_range_uj": z.max_energy_range_uj,
+                 "max_power_w": z.max_power_w}
                 for z in self.zones
             ],
             "skipped": list(self.layout.skipped),

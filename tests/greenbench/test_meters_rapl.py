@@ -32,6 +32,14 @@ ONE_SOCKET = {
 }
 
 
+#: a 10 s window: the few joules these tests count stay below any zone's power bound
+TEN_S_VALUES = (0.0, 10.0)
+
+
+def ten_s() -> SteppingClock:
+    return SteppingClock(*TEN_S_VALUES)
+
+
 def window(meter: RaplMeter, cls: Path, after: dict[str, int]) -> tuple[float, dict[str, float]]:
     meter.start()
     for zone, value in after.items():
@@ -47,7 +55,7 @@ def test_uj_to_j_is_the_conversion() -> None:
 
 def test_one_socket_counts_package_and_dram_never_core_or_uncore(tmp_path: Path) -> None:
     cls = build_powercap(tmp_path, ONE_SOCKET)
-    meter = RaplMeter(cls, background=False)
+    meter = RaplMeter(cls, background=False, clock=ten_s())
     energy_j, domains = window(meter, cls, {
         "intel-rapl:0": 6_000_000,     # +5 J
         "intel-rapl:0:0": 3_500_000,   # +3 J core: inside the package already
@@ -83,7 +91,7 @@ def test_two_sockets_sum_both_packages_and_drams(tmp_path: Path) -> None:
         "intel-rapl:1:0": ("dram", 0),
         "intel-rapl:1:1": ("core", 0),
     })
-    meter = RaplMeter(cls, background=False)
+    meter = RaplMeter(cls, background=False, clock=ten_s())
     energy_j, domains = window(meter, cls, {
         "intel-rapl:0": 10_000_000, "intel-rapl:0:0": 1_000_000,
         "intel-rapl:1": 20_000_000, "intel-rapl:1:0": 2_000_000, "intel-rapl:1:1": 9_000_000,
@@ -94,7 +102,7 @@ def test_two_sockets_sum_both_packages_and_drams(tmp_path: Path) -> None:
 
 def test_amd_style_package_without_dram(tmp_path: Path) -> None:
     cls = build_powercap(tmp_path, {"intel-rapl:0": ("package-0", 0), "intel-rapl:0:0": ("core", 0)})
-    meter = RaplMeter(cls, background=False)
+    meter = RaplMeter(cls, background=False, clock=ten_s())
     energy_j, domains = window(meter, cls, {"intel-rapl:0": 3_000_000, "intel-rapl:0:0": 2_000_000})
     assert domains == {"package-0": 3.0}
     assert energy_j == 3.0
@@ -103,14 +111,14 @@ def test_amd_style_package_without_dram(tmp_path: Path) -> None:
 
 def test_psys_only_as_alternative_never_on_top(tmp_path: Path) -> None:
     both = build_powercap(tmp_path / "both", {"intel-rapl:0": ("package-0", 0), "intel-rapl:1": ("psys", 0)})
-    meter = RaplMeter(both, background=False)
+    meter = RaplMeter(both, background=False, clock=ten_s())
     energy_j, domains = window(meter, both, {"intel-rapl:0": 4_000_000, "intel-rapl:1": 9_000_000})
     assert domains == {"package-0": 4.0}
     assert energy_j == 4.0
     assert any("psys" in s for s in meter.layout.skipped)
 
     only = build_powercap(tmp_path / "only", {"intel-rapl:0": ("psys", 0)})
-    meter = RaplMeter(only, background=False)
+    meter = RaplMeter(only, background=False, clock=ten_s())
     energy_j, domains = window(meter, only, {"intel-rapl:0": 7_000_000})
     assert domains == {"psys": 7.0}
 
@@ -123,7 +131,7 @@ def test_multi_die_duplicate_package_counted_once(tmp_path: Path) -> None:
         "intel-rapl:1": ("package-0", 0),
         "intel-rapl:1:0": ("dram", 0),
     })
-    meter = RaplMeter(cls, background=False)
+    meter = RaplMeter(cls, background=False, clock=ten_s())
     energy_j, domains = window(meter, cls, {
         "intel-rapl:0": 5_000_000, "intel-rapl:0:0": 1_000_000,
         "intel-rapl:1": 5_000_000, "intel-rapl:1:0": 1_000_000,

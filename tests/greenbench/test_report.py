@@ -48,7 +48,9 @@ def test_write_report_makes_a_complete_folder(tmp_path: Path) -> None:
     assert (tmp_path / "rep" / "energy_per_workload.png").stat().st_size > 1000
     assert (tmp_path / "rep" / "energy_vs_quality.png").stat().st_size > 1000
     assert json.loads((tmp_path / "rep" / "results.json").read_text()) == data
-    assert not list((tmp_path / "rep").glob(".*"))  # no temporary files left behind
+    # no temporary files left behind: only the marker that makes it a greenbench report folder
+    assert [p.name for p in (tmp_path / "rep").glob(".*")] == [".greenbench-report"]
+    assert not list(tmp_path.glob(".*"))  # nor a staging folder beside it
 
 
 def test_hardware_figures_carry_no_marker() -> None:
