@@ -18,6 +18,10 @@ from greenbench.meters.base import Measurement, Meter, MeterBase
 from greenbench.recorder import describe_values
 
 
+#: most CodeCarbon measurements kept per benchmark (the recorder keeps far fewer rounds than this)
+SIDE_CAP = 1024
+
+
 def _default_codecarbon() -> Meter:
     from greenbench.meters.codecarbon import CodeCarbonMeter
 
@@ -30,7 +34,10 @@ class TeeMeter(MeterBase):
     def __init__(self, primary: Meter, secondary: Meter | None = None) -> None:
         self.primary = primary
         self._secondary = secondary
-        self.side: list[Measurement | None] = []
+        #: CodeCarbon's measurement of each round, keyed by the primary measurement it bracketed, so the
+        #: recorder may thin its records (bounded recording) without the two lists falling out of step;
+        #: bounded too: the oldest entries go first
+        self.side: dict[int, tuple[Measurement, Measurement | None]] = {}
         self.errors: list[str] = []
         self.source = primary.source
         self.estimated = primary.estimated
@@ -61,7 +68,9 @@ class TeeMeter(MeterBase):
                 side = self.secondary.stop()
             except MeterError as exc:
                 self.errors.append(str(exc))
-        self.side.append(side)
+        self.side[id(m)] = (m, side)  # the measurement is kept alive with it, so its id stays unique
+        while len(self.side) > SIDE_CAP:
+            del self.side[next(iter(self.side))]
         return m
 
     def describe(self) -> dict[str, Any]:
@@ -73,9 +82,11 @@ def codecarbon_block(recorder: Any, n_rounds: int) -> dict[str, Any] | None:
     tee = getattr(recorder, "meter", None)
     if not isinstance(tee, TeeMeter) or n_rounds <= 0:
         return None
-    records = recorder.records[-n_rounds:]
-    side = tee.side[-n_rounds:]
-    per_call = [m.energy_j / r.iterations for m, r in zip(side, records, strict=False) if m is not None]
+    per_call = []
+    for r in recorder.records[-n_rounds:]:
+        pair = tee.side.get(id(r.measurement))
+        if pair is not None and pair[0] is r.measurement and pair[1] is not None:
+            per_call.append(pair[1].energy_j / r.iterations)
     if not per_call:
         return {"source": "codecarbon", "estimated": True, "errors": tee.errors[-3:]} if tee.errors else None
     info: dict[str, Any] = getattr(tee.secondary, "describe", dict)()

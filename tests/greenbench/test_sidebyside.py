@@ -40,10 +40,24 @@ def test_tee_returns_ours_and_keeps_codecarbon_per_call() -> None:
 def test_a_failing_tracker_never_breaks_the_measurement() -> None:
     tee = TeeMeter(FakeMeter([1.0]), FailingMeter([]))
     tee.start()
-    assert tee.stop().energy_j == 1.0
-    block = codecarbon_block(SimpleNamespace(meter=tee, records=[None]), 1)
+    m = tee.stop()
+    assert m.energy_j == 1.0
+    block = codecarbon_block(SimpleNamespace(meter=tee, records=[SimpleNamespace(measurement=m, iterations=1)]), 1)
     assert block is not None and "tracker broke" in block["errors"][0]
     assert "per_call_j" not in block  # no figure rather than a wrong one
+
+
+def test_thinned_records_keep_their_own_codecarbon_figure() -> None:
+    """The recorder may drop rounds (bounded recording): each kept round keeps its own side figure."""
+    tee = TeeMeter(FakeMeter([1.0, 2.0, 3.0, 4.0]), FakeMeter([10.0, 20.0, 30.0, 40.0]))
+    kept = []
+    for i in range(4):
+        tee.start()
+        m = tee.stop()
+        if i % 2:  # the recorder kept rounds 1 and 3 only
+            kept.append(SimpleNamespace(measurement=m, iterations=2))
+    block = codecarbon_block(SimpleNamespace(meter=tee, records=kept), 2)
+    assert block is not None and block["rounds_j"] == [10.0, 20.0]
 
 
 def render(table: Any, width: int = 80) -> str:
