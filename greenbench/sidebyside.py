@@ -17,7 +17,6 @@ from greenbench.errors import MeterError
 from greenbench.meters.base import Measurement, Meter, MeterBase
 from greenbench.recorder import describe_values
 
-
 #: most CodeCarbon measurements kept per benchmark (the recorder keeps far fewer rounds than this)
 SIDE_CAP = 1024
 
