@@ -125,12 +125,45 @@ class Window:
         self.measurement: Measurement | None = None
 
 
+#: shortest window (s) a Measurement may have: a perf_counter tick, so a zero-length window is not an error
+MIN_WINDOW_S = 1e-9
+
+
 class MeterBase:
-    """Shared context-manager plumbing; subclasses implement start/stop."""
+    """The window bookkeeping every meter shares, written once; subclasses only read their counters.
+
+    A backend's ``start()`` calls :meth:`_begin_window` first (one window at a
+    time, one message), reads its counters, then :meth:`_mark_open` with the
+    wall and CPU clocks read beside them; ``stop()`` reads the clocks and its
+    counters, calls :meth:`_end_window` (``stop()`` without ``start()`` is one
+    message), and :meth:`_elapsed` turns the clock readings into the window's
+    duration and CPU time.
+    """
 
     source: str = "null"
     estimated: bool = True
     update_period_s: float = 0.0
+    _window_open: bool = False
+    _t0: float = 0.0
+    _cpu0: float = 0.0
+
+    def _begin_window(self) -> None:
+        if self._window_open:
+            raise MeterError(f"{type(self).__name__}.start(): a window is already open; call stop() first")
+
+    def _mark_open(self, wall_s: float, cpu_s: float) -> None:
+        self._window_open = True
+        self._t0 = wall_s
+        self._cpu0 = cpu_s
+
+    def _end_window(self) -> None:
+        if not self._window_open:
+            raise MeterError(f"{type(self).__name__}.stop() called without start()")
+        self._window_open = False
+
+    def _elapsed(self, wall_s: float, cpu_s: float) -> tuple[float, float]:
+        """(duration_s, cpu_time_s) of the window ending at these clock readings."""
+        return max(wall_s - self._t0, MIN_WINDOW_S), max(cpu_s - self._cpu0, 0.0)
 
     def start(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -87,8 +87,6 @@ class CodeCarbonMeter(MeterBase):
         self._clock = clock
         self._cpu_clock = cpu_clock
         self._tracker: Any = None
-        self._t0 = 0.0
-        self._cpu0 = 0.0
         self._notes = (
             f"estimated by CodeCarbon (tracking_mode={tracking_mode}: "
             + ("whole machine, other processes included" if tracking_mode == "machine" else "this process")
@@ -96,8 +94,7 @@ class CodeCarbonMeter(MeterBase):
         )
 
     def start(self) -> None:
-        if self._tracker is not None:
-            raise MeterError("CodeCarbonMeter.start(): a window is already open; call stop() first")
+        self._begin_window()
         # Its init logs at INFO before applying log_level: quieten the logger first.
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
         tracker = self._tracker_cls(
@@ -108,18 +105,16 @@ class CodeCarbonMeter(MeterBase):
             tracking_mode=self.tracking_mode,
             allow_multiple_runs=True,
         )
-        self._t0 = self._clock()
-        self._cpu0 = self._cpu_clock()
+        t0, cpu0 = self._clock(), self._cpu_clock()
         tracker.start()
         self._tracker = tracker
+        self._mark_open(t0, cpu0)
 
     def stop(self) -> Measurement:
+        self._end_window()
         tracker, self._tracker = self._tracker, None
-        if tracker is None:
-            raise MeterError("CodeCarbonMeter.stop() called without start()")
         tracker.stop()
-        t1 = self._clock()
-        cpu1 = self._cpu_clock()
+        duration_s, cpu_s = self._elapsed(self._clock(), self._cpu_clock())
         # CodeCarbon's start/stop swallow their own exceptions; a missing record is our only sign
         data = getattr(tracker, "final_emissions_data", None)
         if data is None:
@@ -132,8 +127,8 @@ class CodeCarbonMeter(MeterBase):
             domains["gpu"] = kwh_to_j(float(data.gpu_energy))
         return Measurement(
             energy_j=kwh_to_j(float(data.energy_consumed)),
-            duration_s=max(t1 - self._t0, 1e-9),  # a zero-length window cannot be a Measurement
-            cpu_time_s=max(cpu1 - self._cpu0, 0.0),
+            duration_s=duration_s,
+            cpu_time_s=cpu_s,
             source="codecarbon",
             estimated=True,
             domains=domains,

@@ -163,26 +163,19 @@ class CountedMeter(MeterBase):
                                        "valgrind; unset it and let the plugin re-launch pytest")
         self.lib = lib
         self.out_dir = Path(directory or ".")
-        self._open = False
-        self._t0 = self._cpu0 = 0.0
         self.windows = 0
 
     def start(self) -> None:
-        if self._open:
-            raise MeterError("CountedMeter.start(): a window is already open")
-        self._open = True
-        self._t0, self._cpu0 = time.perf_counter(), time.process_time()
+        self._begin_window()
+        self._mark_open(time.perf_counter(), time.process_time())
         self.lib.gb_zero_stats()
         self.lib.gb_start_instrumentation()
 
     def stop(self) -> Measurement:
-        if not self._open:
-            raise MeterError("CountedMeter.stop() without start()")
+        self._end_window()
         self.lib.gb_stop_instrumentation()
         self.lib.gb_dump_stats_at(b"greenbench")
-        duration = max(time.perf_counter() - self._t0, 1e-9)
-        cpu = max(time.process_time() - self._cpu0, 0.0)
-        self._open = False
+        duration, cpu = self._elapsed(time.perf_counter(), time.process_time())
         self.windows += 1
         counts = self._read_dump()
         split = CM.energy_split_j(counts, self.coefficients)

@@ -64,7 +64,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from greenbench.errors import ConfigError, DataError, MeterError
+from greenbench.errors import ConfigError, DataError
 from greenbench.meters.base import Measurement, MeterBase
 
 #: Per-core power (W) when the CPU is not in the table: Green Algorithms v3.0
@@ -599,9 +599,6 @@ class ModelMeter(MeterBase):
                else "no SMT siblings on this CPU")
             + "; memory power fixed (no band)")
         self.reason = reason
-        self._open = False
-        self._t0 = 0.0
-        self._cpu0 = 0.0
         self._kids0 = ChildrenSample(0.0, {})
         self._rss0_bytes = 0
         # built once: a Measurement per round must not cost a string format
@@ -612,25 +609,21 @@ class ModelMeter(MeterBase):
         )
 
     def start(self) -> None:
-        if self._open:
-            raise MeterError("ModelMeter.start(): a window is already open; call stop() first")
-        self._open = True
+        self._begin_window()
         self._rss0_bytes = self._rss()
         self._kids0 = self._children()
-        self._t0 = self._wall_clock()
-        self._cpu0 = self._cpu_clock()
+        self._mark_open(self._wall_clock(), self._cpu_clock())
 
     def stop(self) -> Measurement:
         cpu1 = self._cpu_clock()
         t1 = self._wall_clock()
-        if not self._open:
-            raise MeterError("ModelMeter.stop() called without start()")
-        self._open = False
+        self._end_window()
         kids1 = self._children()
         rss1_bytes = self._rss()
+        duration_s, cpu_s = self._elapsed(t1, cpu1)
         return self.estimate(
-            cpu_time_s=max(cpu1 - self._cpu0, 0.0) + children_cpu_delta_s(self._kids0, kids1),
-            duration_s=max(t1 - self._t0, 1e-9),  # a zero-length window cannot be a Measurement
+            cpu_time_s=cpu_s + children_cpu_delta_s(self._kids0, kids1),
+            duration_s=duration_s,
             mean_rss_bytes=(self._rss0_bytes + rss1_bytes) / 2,
         )
 

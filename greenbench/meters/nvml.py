@@ -230,10 +230,7 @@ class NvmlMeter(MeterBase):
         )
 
         self._lock = threading.Lock()
-        self._open = False
         self._start_mj: list[int] = []
-        self._t0 = 0.0
-        self._cpu0 = 0.0
         self._background = background
         self._thread: threading.Thread | None = None
         self.sample_error: MeterError | None = None
@@ -271,16 +268,15 @@ class NvmlMeter(MeterBase):
 
     def sample(self) -> None:
         """Take one power sample of every sampled GPU (the sampler thread calls this)."""
-        if not self._open or not self._sampled:
+        if not self._window_open or not self._sampled:
             return
         with self._lock:
-            if self._open:
+            if self._window_open:
                 self._sample_at(self._clock())
 
     # -- window ---------------------------------------------------------------
     def start(self) -> None:
-        if self._open:
-            raise MeterError("NvmlMeter.start(): a window is already open; call stop() first")
+        self._begin_window()
         if self._sampled and self._background and self._thread is None:
             self._thread = threading.Thread(
                 target=_sample_loop,
@@ -290,24 +286,22 @@ class NvmlMeter(MeterBase):
             )
             self._thread.start()
         with self._lock:
-            self._t0 = t0 = self._clock()
-            self._cpu0 = self._cpu_clock()
+            t0 = self._clock()
+            cpu0 = self._cpu_clock()
             self._start_mj = self._read_counters_mj()
             for state in self._sampled:
                 state.power_last_mw = self._read_power_mw(state)
                 state.t_last_s = t0
                 state.energy_mj = 0.0
             self.sample_error = None
-            self._open = True
+            self._mark_open(t0, cpu0)
         if self._sampled:
             self._active.set()
 
     def stop(self) -> Measurement:
         with self._lock:
-            if not self._open:
-                raise MeterError("NvmlMeter.stop() called without start()")
             # closed first: a failed read below must not leave the window open
-            self._open = False
+            self._end_window()
             self._active.clear()
             if self.sample_error is not None:
                 exc, self.sample_error = self.sample_error, None
@@ -324,7 +318,7 @@ class NvmlMeter(MeterBase):
             domains[key] = mj_to_j(after - before)
         for key, energy_mj in zip(self._sampled_keys, sampled_mj, strict=True):
             domains[key] = mj_to_j(energy_mj)
-        duration_s = max(t1 - self._t0, 1e-9)  # a zero-length window cannot be a Measurement
+        duration_s, cpu_s = self._elapsed(t1, cpu1)
         bound_j = MAX_GPU_POWER_W * (duration_s + BOUND_SLACK_S)
         for key, energy_j in domains.items():
             if not energy_j <= bound_j:
@@ -341,7 +335,7 @@ class NvmlMeter(MeterBase):
         return Measurement(
             energy_j=sum(domains.values()),
             duration_s=duration_s,
-            cpu_time_s=max(cpu1 - self._cpu0, 0.0),
+            cpu_time_s=cpu_s,
             source="nvml",
             estimated=self.estimated,
             domains={k: domains[k] for k in (g.key for g in self.gpus)},

@@ -362,13 +362,10 @@ class RaplMeter(MeterBase):
 
         self._ranges_uj = [z.max_energy_range_uj for z in self.zones]
         self._lock = threading.Lock()
-        self._open = False
         self._last_uj = [0] * len(self.zones)
         self._last_t = 0.0
         self._acc_uj = [0] * len(self.zones)
         self._wraps = 0
-        self._t0 = 0.0
-        self._cpu0 = 0.0
         self._thread: threading.Thread | None = None
         self.poll_error: MeterError | None = None
 
@@ -416,10 +413,10 @@ class RaplMeter(MeterBase):
 
     def poll(self) -> None:
         """Fold the counters into the open window (the poller calls this; cheap no-op when idle)."""
-        if not self._open:
+        if not self._window_open:
             return
         with self._lock:
-            if self._open:
+            if self._window_open:
                 self._fold(self._read_all(), self._clock())
 
     def _ensure_poller(self) -> None:
@@ -434,24 +431,21 @@ class RaplMeter(MeterBase):
 
     # -- window -------------------------------------------------------------
     def start(self) -> None:
-        if self._open:
-            raise MeterError("RaplMeter.start(): a window is already open; call stop() first")
+        self._begin_window()
         if self._thread is None:
             self._ensure_poller()
         with self._lock:
-            self._t0 = self._last_t = self._clock()
-            self._cpu0 = self._cpu_clock()
+            t0 = self._last_t = self._clock()
+            cpu0 = self._cpu_clock()
             self._last_uj = self._read_all()
             self._acc_uj = [0] * len(self._last_uj)
             self._wraps = 0
             self.poll_error = None
-            self._open = True
+            self._mark_open(t0, cpu0)
 
     def stop(self) -> Measurement:
         with self._lock:
-            if not self._open:
-                raise MeterError("RaplMeter.stop() called without start()")
-            self._open = False
+            self._end_window()
             if self.poll_error is not None:
                 exc, self.poll_error = self.poll_error, None
                 raise MeterError(f"RAPL: the background poller failed in this window: {exc}")
@@ -460,9 +454,7 @@ class RaplMeter(MeterBase):
             cpu1 = self._cpu_clock()
             acc_uj = self._acc_uj
             wraps = self._wraps
-        # a zero-length window cannot be a Measurement; a perf_counter tick is the floor
-        duration_s = max(t1 - self._t0, 1e-9)
-        cpu_s = max(cpu1 - self._cpu0, 0.0)
+        duration_s, cpu_s = self._elapsed(t1, cpu1)
         for zone, acc in zip(self.zones, acc_uj, strict=True):
             if acc > self._bound_uj(zone, duration_s):
                 raise MeterError(
