@@ -137,9 +137,7 @@ class CodeCarbonMeter(MeterBase):
 
     def describe(self) -> dict[str, Any]:
         return {
-            "source": self.source,
-            "estimated": True,
-            "update_period_s": self.update_period_s,
+            **super().describe(),
             "domains": ["cpu", "memory", "gpu"],
             "reason": self.reason,
             "country_iso_code": self.country_iso_code,

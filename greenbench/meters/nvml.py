@@ -348,9 +348,7 @@ class NvmlMeter(MeterBase):
 
     def describe(self) -> dict[str, Any]:
         return {
-            "source": self.source,
-            "estimated": self.estimated,
-            "update_period_s": self.update_period_s,
+            **super().describe(),
             "domains": [g.key for g in self.gpus],
             "reason": self.reason,
             "devices": [{"index": g.index, "name": g.name, "path": g.path} for g in self.gpus],

@@ -487,9 +487,7 @@ class RaplMeter(MeterBase):
 
     def describe(self) -> dict[str, Any]:
         return {
-            "source": self.source,
-            "estimated": self.estimated,
-            "update_period_s": self.update_period_s,
+            **super().describe(),
             "resolution_j": RAPL_RESOLUTION_J,
             "domains": [z.key for z in self.zones],
             "reason": self.reason,
