@@ -3,6 +3,9 @@
 They apply when someone runs this suite (``pytest bench``) and never
 elsewhere: greenbench the plugin adds only ``--energy-*``/``--carbon-*``.
 
+Sizes: every ``bench/test_*.py`` keeps its sizes in a module-level dict keyed
+by ``"quick"``/``"full"``, indexed with the ``workload_size`` fixture.
+
 Thread policy (see bench/threads.py): one thread for BLAS/OpenMP/torch/Numba
 unless ``--workload-threads`` or ``OMP_NUM_THREADS`` says otherwise, applied
 when this file loads, before any workload imports numpy.
