@@ -93,8 +93,10 @@ def workload_device(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def artifacts_dir(request: pytest.FixtureRequest) -> Path:
-    """Where benchmarks put pictures for the report (``<report>/artifacts``)."""
-    report = request.config.getoption("energy_report")
-    path = Path(report) / "artifacts" if report else Path(tempfile.mkdtemp(prefix="greenbench-artifacts-"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where benchmarks put pictures for the report (they end up in ``<report>/artifacts``)."""
+    from greenbench.plugin import session_of
+
+    es = session_of(request.config)
+    if es is not None:
+        return Path(es.artifacts_dir())
+    return Path(tempfile.mkdtemp(prefix="greenbench-artifacts-"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import shutil
 import sys
 import traceback
 from collections.abc import Sequence
@@ -207,7 +208,7 @@ def import_sections(names: Sequence[str]) -> list[Any]:
 
 
 def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence[Any] = (),
-                 verdicts: Sequence[Any] = ()) -> Path:
+                 verdicts: Sequence[Any] = (), artifacts: str | Path | None = None) -> Path:
     """Write ``results.json``, plots, ``README.md`` and ``index.html`` into ``out_dir``; return the Markdown path.
 
     ``verdicts``: the energy gate's (greenbench.gate.Verdict), shown in the HTML page when given.
@@ -219,6 +220,9 @@ def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence
     errors: list[str] = []
 
     def fill(stage: Path) -> None:
+        if artifacts is not None and Path(artifacts).is_dir() and any(Path(artifacts).iterdir()):
+            # the run's pictures (session.artifacts_dir) join the report, linked as artifacts/...
+            shutil.copytree(artifacts, stage / "artifacts")
         errors.extend(_fill_report(output, stage, sections, verdicts))
 
     interrupted = bool((output.get("greenbench") or {}).get("interrupted"))

@@ -6,6 +6,7 @@ It never changes how the tests run: thread counts are read and recorded, not set
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from collections.abc import Callable, Mapping
@@ -45,6 +46,9 @@ class EnergySession:
     verdicts: list[gate.Verdict] = field(default_factory=list)
     refusal: str | None = None
     report_path: Any = None
+    #: --energy-report DIR: where this run's pictures wait until the report folder is swapped in
+    report_dir: Any = None
+    _artifacts: Any = None
     output: dict[str, Any] | None = None
     report_error: str | None = None
     #: set when the run was stopped by Ctrl-C or SIGTERM: its saved JSON says so, and no gate trusts it
@@ -110,6 +114,34 @@ class EnergySession:
             cc = codecarbon_block(recorder, len(records))
             if cc:
                 fixture.extra_info["codecarbon"] = cc
+
+    def artifacts_dir(self) -> Any:
+        """A folder for pictures the report links as ``artifacts/...`` (moved into the report at the end).
+
+        Beside the report folder, never inside it: the report is built apart and swapped in whole.
+        Without ``--energy-report`` it is a temporary folder.
+        """
+        import tempfile
+        from pathlib import Path
+
+        if self._artifacts is None:
+            if self.report_dir:
+                target = Path(self.report_dir)
+                parent = target.absolute().parent
+                parent.mkdir(parents=True, exist_ok=True)
+                prefix = f".{target.name}.greenbench-{os.getpid()}-artifacts-"  # cleaned like staging if killed
+                self._artifacts = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+            else:
+                self._artifacts = Path(tempfile.mkdtemp(prefix="greenbench-artifacts-"))
+        return self._artifacts
+
+    def drop_artifacts(self) -> None:
+        """Remove the pictures' waiting folder when no report takes them."""
+        import shutil
+
+        if self._artifacts is not None and self.report_dir:
+            shutil.rmtree(self._artifacts, ignore_errors=True)
+            self._artifacts = None
 
     def resolved_device(self) -> str:
         """``cpu``/``cuda``; ``auto`` resolves without importing torch if no workload did."""
@@ -228,6 +260,7 @@ def make_session(option: Any) -> EnergySession:
         rule=rule,
         any_meter=bool(getattr(option, "energy_compare_any_meter", False)),
         meter_name=name,
+        report_dir=report_dir,
         codecarbon=bool(getattr(option, "energy_codecarbon", False)),
         fail_inconclusive=bool(getattr(option, "energy_compare_fail_inconclusive", False)),
     )
@@ -257,6 +290,7 @@ def finish_session(es: EnergySession, config: Any) -> bool:
     output = current_json(config)
     es.output = output
     if output is None:
+        es.drop_artifacts()
         return False
     bs = config._benchmarksession
     if bs.compared_mapping or es.baseline_problems:
@@ -274,8 +308,11 @@ def finish_session(es: EnergySession, config: Any) -> bool:
 
         sections = [m for group in config.hook.pytest_greenbench_report_sections(config=config) for m in group]
         try:
-            es.report_path = write_report(output, report_dir, sections=sections, verdicts=es.verdicts)
+            es.report_path = write_report(output, report_dir, sections=sections, verdicts=es.verdicts,
+                                          artifacts=es._artifacts)
         except GreenbenchError as exc:
             es.report_error = str(exc)
             return True
+        finally:
+            es.drop_artifacts()
     return es.failed

@@ -275,3 +275,27 @@ def test_fail_inconclusive_option_is_registered(pytester: pytest.Pytester) -> No
     pytester.makeini("[pytest]\n")
     out = pytester.runpytest_subprocess("--help").stdout.str()
     assert "--energy-compare-fail-inconclusive" in out
+
+
+PICTURE = """
+from greenbench.plugin import session_of
+
+
+def test_picture(benchmark, request):
+    folder = session_of(request.config).artifacts_dir()
+    (folder / "pic.txt").write_text("a picture")
+    benchmark(sum, range(100))
+"""
+
+
+def test_pictures_made_during_the_run_land_in_the_report_folder(pytester: pytest.Pytester) -> None:
+    """Artifacts wait beside the report folder and join it when it is swapped in: a second run replaces it."""
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_pic=PICTURE)
+    for _ in range(2):
+        result = pytester.runpytest_subprocess(*FAST, "--energy-meter=model", "--energy-report=rep")
+        result.assert_outcomes(passed=1)
+        assert (pytester.path / "rep" / "artifacts" / "pic.txt").read_text() == "a picture"
+        assert (pytester.path / "rep" / "README.md").is_file()
+        assert (pytester.path / "rep" / "index.html").is_file()
+        assert not [p.name for p in pytester.path.iterdir() if p.name.startswith(".rep")]  # nothing left behind
