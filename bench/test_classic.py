@@ -40,7 +40,7 @@ class Size:
 
 
 SIZES = {
-    "quick": Size(n_train=2000, n_test=100, knn_rounds=3, kmeans_rounds=3, image_rounds=3) if TINY  # counted CI
+    "quick": Size(n_train=2000, n_test=50, knn_rounds=3, kmeans_rounds=3, image_rounds=3) if TINY  # counted CI
     else Size(n_train=2000, n_test=500, knn_rounds=5, kmeans_rounds=3, image_rounds=5),
     "full": Size(n_train=None, n_test=None, knn_rounds=10, kmeans_rounds=5, image_rounds=20),
 }

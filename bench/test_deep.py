@@ -49,14 +49,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bench import data  # noqa: E402
+from bench import TINY, data  # noqa: E402
 from bench.workloads import gans, nets  # noqa: E402
 from bench.workloads.torch_utils import count_params, terminal_progress  # noqa: E402
 
 SEED = 0
 #: classifier training seeds: SEED is the measured round, the others only feed the accuracy spread
 SEEDS = (SEED, 1, 2)
-N_PREDICTIONS = 1000  # inference energy is reported per 1,000 predictions / samples
+N_PREDICTIONS = 200 if TINY else 1000  # inference energy is reported per 1,000 predictions / samples
 INFER_BATCH = 100
 
 
@@ -84,6 +84,8 @@ SIZES = {
 #: thread: MLP 0.866, GRU 0.903, CNN 0.946, transformer 0.844; chance is 0.1.  Margins absorb
 #: thread-count and platform differences; the full size lands higher.
 MIN_ACCURACY = {"mlp": 0.75, "gru": 0.80, "cnn": 0.90, "transformer": 0.72}
+if TINY:  # counted CI (1,000 training digits): MLP measured 0.700 there (seed 0, one thread); others not measured
+    MIN_ACCURACY["mlp"] = 0.6
 #: a trained GAN must beat its own untrained generator by this factor on its distance
 MAX_DISTANCE_RATIO = {"gan1d": 0.25, "mlp_gan": 0.8, "dcgan": 0.6}
 MIN_IS = 1.2  # image GANs: measured MLP GAN 1.55, DCGAN 2.9 at the quick size; untrained 1.00
@@ -130,7 +132,9 @@ def isa_facts() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def deep(workload_size: str, workload_device: str) -> DeepRun:
-    return DeepRun(data.mnist(seed=SEED), SIZES[workload_size], workload_device)
+    # tiny (counted CI, bench.TINY): 1,000 training digits -- training runs under Valgrind before the rounds
+    split = data.mnist(1000, 200, seed=SEED) if TINY else data.mnist(seed=SEED)
+    return DeepRun(split, SIZES[workload_size], workload_device)
 
 
 def _cached(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
