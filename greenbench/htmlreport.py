@@ -226,8 +226,8 @@ def render(output: dict[str, Any], out_dir: Path, *, sections_md: Sequence[str] 
     if est_n:
         body.append(f'<p class="note" id="estimated-note"><b>{est_n} of {len(benchmarks)} figures are estimated</b>'
                     " (marked <span class=\"est\">*</span>): not read off a hardware energy counter. "
-                    + ("Energy comes from the CPU-time model: this process's CPU time × per-core power + its "
-                       "resident memory × 0.3725 W/GB. " if "model" in str(meter.get("source", "")) else "")
+                    + ("Energy comes from the CPU-time model: the process tree's CPU time × the CPU's per-core "
+                       "power + resident memory × 0.3725 W/GB. " if "model" in str(meter.get("source", "")) else "")
                     + "".join(f"{esc(n)}. " for n in notes[:5]) + "</p>")
     if verdicts:
         body += ["<h2 id=\"gate\">Energy gate</h2>", verdicts_html(verdicts, benchmarks)]

@@ -255,7 +255,8 @@ def _fill_report(output: dict[str, Any], out: Path, sections: Sequence[Any], ver
     ]
     if est:
         md.append(f"- {R.ESTIMATED_LEGEND}. No RAPL/NVML counter was readable: energy comes from the "
-                  "CPU-time model (this process's CPU time x per-core power + memory).")
+                  "CPU-time model (the process tree's CPU time x the CPU's per-core power + memory; "
+                  "the meter line above lists its assumptions).")
     if (output.get("greenbench") or {}).get("interrupted"):
         md.append("- **This run was interrupted** (Ctrl-C or SIGTERM): benchmarks after the interruption are "
                   "missing, and the energy gate refuses this run as a baseline.")

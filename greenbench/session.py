@@ -131,6 +131,9 @@ class EnergySession:
                 parent.mkdir(parents=True, exist_ok=True)
                 prefix = f".{target.name}.greenbench-{os.getpid()}-artifacts-"  # cleaned like staging if killed
                 self._artifacts = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+                from greenbench.atomic import _umask
+
+                os.chmod(self._artifacts, 0o777 & ~_umask())  # mkdtemp makes 0700; the report follows the umask
             else:
                 self._artifacts = Path(tempfile.mkdtemp(prefix="greenbench-artifacts-"))
         return self._artifacts

@@ -408,7 +408,7 @@ def render(benchmarks: list[dict], out_dir: Path) -> str:
     sources = {r.source(p.bench) for series in by_algo.values() for pts in series.values() for p in pts}
     if sources == {"model"}:
         parts.append(
-            "Energy here comes from the CPU-time model (estimated, `*`): this process's CPU time × a "
+            "Energy here comes from the CPU-time model (estimated, `*`): the process's CPU time × a "
             "per-core power plus a small resident-memory term, so for these single-threaded sorts the energy "
             "ratio mostly restates the CPU-time ratio. The study's heap sort figures were read off RAPL."
         )

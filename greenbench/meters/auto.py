@@ -144,7 +144,7 @@ def probe(powercap_root: str | os.PathLike[str] = DEFAULT_POWERCAP_ROOT, nvml: A
         model_status = SourceStatus("model", True, False, "fallback only; RAPL counters are readable")
     else:
         cpu = ModelMeter()
-        cpu_why = f"model (estimated, this process only): {rapl_why}"
+        cpu_why = f"model (estimated, this process tree only): {rapl_why}"
         model_status = SourceStatus("model", True, True, "no readable hardware counter for the CPU")
 
     if gpu is not None:

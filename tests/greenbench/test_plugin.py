@@ -296,6 +296,9 @@ def test_pictures_made_during_the_run_land_in_the_report_folder(pytester: pytest
         result = pytester.runpytest_subprocess(*FAST, "--energy-meter=model", "--energy-report=rep")
         result.assert_outcomes(passed=1)
         assert (pytester.path / "rep" / "artifacts" / "pic.txt").read_text() == "a picture"
+        from greenbench.atomic import _umask
+
+        assert (pytester.path / "rep" / "artifacts").stat().st_mode & 0o777 == 0o777 & ~_umask()
         assert (pytester.path / "rep" / "README.md").is_file()
         assert (pytester.path / "rep" / "index.html").is_file()
         assert not [p.name for p in pytester.path.iterdir() if p.name.startswith(".rep")]  # nothing left behind
