@@ -49,7 +49,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bench import TINY, data  # noqa: E402
+from bench import TINY, data, pictures  # noqa: E402
 from bench.workloads import gans, nets  # noqa: E402
 from bench.workloads.torch_utils import count_params, terminal_progress  # noqa: E402
 
@@ -251,15 +251,24 @@ def _generate(arch: str, generator: Any, device: str) -> np.ndarray:
     return gans.generate_images(generator, N_PREDICTIONS, seed=SEED + 1, device=device)
 
 
-def _save_grid(images: np.ndarray, path: Path) -> None:
-    import matplotlib.image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    matplotlib.image.imsave(path, gans.image_grid(images[:64], columns=8), cmap="gray", vmin=0, vmax=255)
+#: GAN names in picture titles (as bench/sections/deep.py names them)
+GAN_TITLES = {"mlp_gan": "MNIST MLP GAN", "dcgan": "DCGAN"}
+GRID_COLUMNS, GRID_IMAGES = 8, 64
 
 
-def _save_histogram(samples: np.ndarray, reference: np.ndarray, path: Path) -> None:
+def _save_grid(images: np.ndarray, real: np.ndarray, path: Path, *, title: str) -> None:
+    """The first 64 generated digits beside 64 real test digits (the FID reference), 8 a row."""
+    n = min(GRID_IMAGES, len(images), len(real))
+    pictures.save_side_by_side(
+        path, gans.image_grid(images[:n], columns=GRID_COLUMNS), f"generated ({n})",
+        gans.image_grid(real[:n], columns=GRID_COLUMNS), f"real MNIST test digits ({n})", title=title,
+        cmap="gray", vmin=0, vmax=255)
+
+
+def _save_histogram(samples: np.ndarray, reference: np.ndarray, path: Path, *, title: str) -> None:
     from matplotlib.figure import Figure
+
+    from greenbench.atomic import save_figure
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(5, 3.2))
@@ -270,8 +279,9 @@ def _save_histogram(samples: np.ndarray, reference: np.ndarray, path: Path) -> N
     ax.set_xlabel("x")
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, what="picture", dpi=100)
 
 
 def _judge_gan1d(benchmark: Any, samples: np.ndarray, *, device: str, artifacts_dir: Path, rel: Path) -> None:
@@ -281,7 +291,8 @@ def _judge_gan1d(benchmark: Any, samples: np.ndarray, *, device: str, artifacts_
     w1_untrained = gans.wasserstein1(gans.sample_gan1d(untrained, N_PREDICTIONS, seed=SEED + 1, device=device),
                                      reference)
     w1_floor = gans.wasserstein1(gans.gan1d_reference(N_PREDICTIONS, seed=SEED + 3), reference)
-    _save_histogram(samples, reference, artifacts_dir / rel)
+    _save_histogram(samples, reference, artifacts_dir / rel,
+                    title=f"1-D GAN samples vs the N(4, 1.25²) reference — W1 {w1:.3f} (untrained {w1_untrained:.2f})")
     benchmark.extra_info["quality"] = {"w1_distance": w1}
     benchmark.extra_info["samples"] = {"mean": float(samples.mean()), "std": float(samples.std()),
                                        "target_mean": gans.NORMAL_MEAN, "target_std": gans.NORMAL_STD}
@@ -301,7 +312,8 @@ def _judge_images(benchmark: Any, arch: str, samples: np.ndarray, *, run: DeepRu
     real = run.split.x_train[: min(N_PREDICTIONS, run.split.n_train)]
     fid, fid_untrained, fid_real = jdg.fid(samples), jdg.fid(untrained), jdg.fid(real)
     is_score = jdg.inception_score(samples)
-    _save_grid(samples, artifacts_dir / rel)
+    _save_grid(samples, run.split.x_test, artifacts_dir / rel,
+               title=f"{GAN_TITLES.get(arch, arch)} samples — FID (MNIST-CNN) {fid:.1f}, IS {is_score:.2f}")
     benchmark.extra_info["quality"] = {"fid_mnist_cnn": fid, "is_mnist_cnn": is_score}
     benchmark.extra_info["baseline"] = {
         "fid_mnist_cnn_untrained": fid_untrained, "is_mnist_cnn_untrained": jdg.inception_score(untrained),

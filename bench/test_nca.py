@@ -36,7 +36,7 @@ import pytest
 torch = pytest.importorskip("torch")
 numba = pytest.importorskip("numba")
 
-from bench import TINY, study  # noqa: E402
+from bench import TINY, pictures, study  # noqa: E402
 from bench.workloads.nca import images  # noqa: E402
 from bench.workloads.nca import kernel as K  # noqa: E402
 from bench.workloads.nca import model as M  # noqa: E402
@@ -191,9 +191,10 @@ def grids(shipped: tuple[M.NCAWeights, dict[str, Any]], workload_size: str,
 # --------------------------------------------------------------------------- training
 
 
-def _pictures(weights: M.NCAWeights, artifacts_dir: Path, tag: str, target: np.ndarray,
-              size: int = 128) -> list[str]:
-    """Target, texture after 256 steps at ``size``² and a strip of frames from noise."""
+def _pictures(weights: M.NCAWeights, artifacts_dir: Path, tag: str, target: np.ndarray, *, texture: str,
+              rule: str, size: int = 128) -> list[str]:
+    """Target, texture after 256 steps at ``size``² and a strip of frames from noise (each titled, the
+    texture and the strip beside the target); ``rule`` names the rule and its loss for the titles."""
     rng = np.random.default_rng(7)
     noise = K.nchw_to_hwc(M.seed_state(rng, 1, size, size))
     masks = M.draw_masks(rng, max(FRAME_STEPS), size, size)
@@ -202,9 +203,15 @@ def _pictures(weights: M.NCAWeights, artifacts_dir: Path, tag: str, target: np.n
     out = artifacts_dir / "nca"
     names = [f"nca/target_{tag}.png", f"nca/texture_{tag}.png", f"nca/growth_{tag}.png",
              f"nca/growth_{tag}.gif"]
-    images.save_png(out / f"target_{tag}.png", target)
-    images.save_png(out / f"texture_{tag}.png", frames[-1])
-    images.save_png(out / f"growth_{tag}.png", images.strip(frames))
+    ref = f"target: {texture} ({target.shape[1]}×{target.shape[0]})"
+    steps = max(FRAME_STEPS)
+    pictures.save_panels(out / f"target_{tag}.png", [(target, ref)], title=f"NCA target texture — {texture}")
+    pictures.save_side_by_side(out / f"texture_{tag}.png", np.clip(frames[-1], 0.0, 1.0),
+                               f"generated: {size}² after {steps} steps", target, ref,
+                               title=f"NCA texture — {rule}")
+    pictures.save_side_by_side(out / f"growth_{tag}.png", np.clip(images.strip(frames), 0.0, 1.0),
+                               f"growth from noise, steps {', '.join(map(str, FRAME_STEPS))}", target, ref,
+                               title=f"NCA growth — {rule}")
     images.save_gif(out / f"growth_{tag}.gif", frames)
     return names
 
@@ -234,7 +241,8 @@ def test_nca_train(benchmark: Any, workload_size: str, artifacts_dir: Path, numb
     agree = _agreement(weights, config.grid, 100, seed=3)
     target = images.load_target(config.texture, config.target_size_px)
     ckpt = images.save_checkpoint(artifacts_dir / "nca" / f"checkpoint_{workload_size}.npz", weights, result.meta())
-    artifacts = _pictures(weights, artifacts_dir, f"trained_{workload_size}", target)
+    artifacts = _pictures(weights, artifacts_dir, f"trained_{workload_size}", target, texture=config.texture,
+                          rule=f"trained here ({workload_size}), texture loss {result.texture_loss:.2e}")
 
     forward = result.forward_macs()
     benchmark.extra_info.update({
@@ -269,7 +277,9 @@ def test_nca_pictures_of_shipped_rule(artifacts_dir: Path, shipped: tuple[M.NCAW
     weights, meta = shipped
     cfg = meta.get("config", {})
     target = images.load_target(cfg.get("texture", "brick"), int(cfg.get("target_size_px", 128)))
-    names = _pictures(weights, artifacts_dir, "shipped", target)
+    loss = meta.get("texture_loss")
+    rule = "shipped rule" + (f", texture loss {float(loss):.2e}" if isinstance(loss, (int, float)) else "")
+    names = _pictures(weights, artifacts_dir, "shipped", target, texture=str(cfg.get("texture", "brick")), rule=rule)
     assert all((artifacts_dir / n).is_file() for n in names)
 
 
