@@ -240,6 +240,11 @@ def _times(entry: Any) -> dict[str, float] | None:
     return out
 
 
+def _deterministic(e: Any) -> bool:
+    """A block measured by a deterministic meter (files before the flag: the counted meter)."""
+    return isinstance(e, Mapping) and (e.get("deterministic") is True or e.get("source") == "counted")
+
+
 def _clean(rounds: np.ndarray, contended: Any) -> tuple[np.ndarray, bool, str]:
     """Drop contended rounds; the flag says whether enough clean rounds were left."""
     if not isinstance(contended, (list, tuple)) or len(contended) != rounds.size:
@@ -476,9 +481,9 @@ def compare_entries(
         return skipped("baseline has no energy data", "no energy data")
     if cur_e is None:
         return skipped("this run has no energy data", "no energy data")
-    # issue #12: two counted runs compare counts (no contention/host-speed correction; round noise measured)
-    if (isinstance(base_e, Mapping) and isinstance(cur_e, Mapping)
-            and base_e.get("source") == "counted" and cur_e.get("source") == "counted"):
+    # issue #12: two runs of a deterministic meter (counted) compare figures directly: no contention or
+    # host-speed correction, no drift margin; the rounds' own disagreement is measured instead
+    if _deterministic(base_e) and _deterministic(cur_e):
         from greenbench.meters.counted import counted_verdict
 
         return counted_verdict(name, base_e, cur_e, rule)  # type: ignore[no-any-return,unused-ignore]

@@ -27,8 +27,9 @@ METERS = ("auto", "rapl", "nvml", "codecarbon", "model", "counted")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("greenbench", "greenbench: energy and carbon of benchmarks")
-    group.addoption("--energy-meter", choices=METERS, default="auto",
-                    help="energy source (default auto: RAPL if readable, NVML for GPUs, else the CPU-time model)")
+    group.addoption("--energy-meter", default="auto", metavar="NAME",
+                    help=f"energy source: {', '.join(METERS)}, or MODULE:CLASS for a meter of your own "
+                         "(default auto: RAPL if readable, NVML for GPUs, else the CPU-time model)")
     group.addoption("--carbon-intensity", type=float, default=None, metavar="G_PER_KWH",
                     help="grid carbon intensity for gCO2e (default: world average 475 g/kWh, labelled)")
     group.addoption("--carbon-region", default=None, metavar="CODE",

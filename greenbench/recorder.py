@@ -314,6 +314,7 @@ def summarize(
         warnings=tuple(warnings),
         notes=tuple(notes),
         threads=threads,
+        deterministic=meter_info.get("deterministic") is True,
         clean_j=clean_j,
         rounds_measured=len(records),
         iterations=iterations,

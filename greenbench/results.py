@@ -94,6 +94,9 @@ class EnergyRecord:
     harness_share: float = 0.0
     #: issue #12, the counted meter: per-call event counts (instructions, cache misses); None for other meters
     counts: Mapping[str, int] | None = None
+    #: the meter gives the same figure for the same work whatever the machine's load (counted); the gate then
+    #: compares figures directly instead of correcting for contention and run-to-run drift
+    deterministic: bool = False
     #: fields a newer writer of the same schema version added (kept, not interpreted)
     extra: Mapping[str, Any] = field(default_factory=dict)
 

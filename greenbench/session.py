@@ -100,7 +100,7 @@ class EnergySession:
                         speed_probe_s=probe.speed_s, speed_probes_s=thin(probe.speeds), threads=self.threads,
                         # gate #17: per-round harness overhead subtracted; counted (#12): counts are exact and a
                         # wall-time share would make them noisy, so nothing is subtracted
-                        harness_s=0.0 if self.meter.source == "counted" else recorder.harness_s())
+                        harness_s=0.0 if getattr(self.meter, "deterministic", False) else recorder.harness_s())
         if records[-1].measurement.source == "counted":  # issue #12: per-call counts beside the energy
             from greenbench.meters.counted import with_counts
 

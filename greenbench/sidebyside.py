@@ -41,6 +41,7 @@ class TeeMeter(MeterBase):
         self.source = primary.source
         self.estimated = primary.estimated
         self.update_period_s = primary.update_period_s
+        self.deterministic = bool(getattr(primary, "deterministic", False))
         self._open = False
 
     @property

@@ -231,3 +231,49 @@ def make_entry(name: str = "test_x", rounds_j: list[float] | None = None, *, gro
         stats.update(stats_fields(block))
     return {"name": name, "fullname": fullname or f"bench/test_x.py::{name}", "group": group,
             "params": params, "stats": stats, "extra_info": info}
+
+
+class OpcodeMeter(MeterBase):
+    """A deterministic meter for end-to-end gate tests: Python bytecodes run in the window x 1 nJ.
+
+    Counted with ``sys.settrace`` opcode events, so the same work gives the same figure however busy
+    the machine is (like the counted meter, without Valgrind).  Use it in a pytester subprocess as
+    ``--energy-meter=fakes:OpcodeMeter`` with this folder on ``PYTHONPATH``.
+    """
+
+    source = "opcodes"
+    estimated = True
+    deterministic = True
+    J_PER_OPCODE = 1e-9
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def _count(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            self._n += 1
+        return self._count
+
+    def _enter(self, frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        return self._count
+
+    def start(self) -> None:
+        import sys
+        import time
+
+        self._begin_window()
+        self._n = 0
+        self._mark_open(time.perf_counter(), time.process_time())
+        sys.settrace(self._enter)
+
+    def stop(self) -> Measurement:
+        import sys
+        import time
+
+        sys.settrace(None)
+        n = self._n
+        self._end_window()
+        duration_s, cpu_s = self._elapsed(time.perf_counter(), time.process_time())
+        energy_j = n * self.J_PER_OPCODE
+        return Measurement(energy_j, duration_s, cpu_s, self.source, True, {"opcodes": energy_j})

@@ -218,6 +218,24 @@ def _counted() -> Meter:
     return CountedMeter()
 
 
+def _user_meter(spec: str) -> Meter:
+    """``MODULE:ATTR``: a meter class (or factory) of the user's, built with no arguments."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except ImportError as exc:
+        raise ConfigError(f"--energy-meter {spec}: cannot import {module_name} ({exc})") from None
+    except AttributeError:
+        raise ConfigError(f"--energy-meter {spec}: {module_name} has no {attr}") from None
+    meter = factory()
+    if not isinstance(meter, Meter):
+        raise ConfigError(f"--energy-meter {spec}: {attr}() is not a meter (expected source, estimated, "
+                          "update_period_s, start(), stop() and describe(); see greenbench.meters.MeterBase)")
+    return meter
+
+
 def get_meter(name: str) -> Meter:
     """The meter named ``name`` (one of :data:`METER_NAMES`), for the plugin's option.
 
@@ -225,9 +243,11 @@ def get_meter(name: str) -> Meter:
     other name builds a fresh meter and raises MeterUnavailable, with the fix,
     if that source cannot be read here.  Unknown names raise ConfigError.
     """
+    if isinstance(name, str) and ":" in name:
+        return _user_meter(name.strip())
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in METER_NAMES:
-        raise ConfigError(f"meter name {name!r}: expected one of {', '.join(METER_NAMES)}")
+        raise ConfigError(f"meter name {name!r}: expected one of {', '.join(METER_NAMES)}, or MODULE:CLASS")
     if key == "auto":
         return auto_meter()
     try:

@@ -6,6 +6,7 @@ Imports: stdlib and :mod:`greenbench.errors` only (never pytest, never numpy).
 from __future__ import annotations
 
 import math
+import re
 import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,7 +17,9 @@ from greenbench.errors import MeterError
 from greenbench.units import j_to_kwh
 
 #: Every source name a Measurement may carry (a composite joins them: "rapl+nvml").
+#: greenbench's own sources; a meter of the user's (``--energy-meter MODULE:CLASS``) names its own
 SOURCES = ("rapl", "nvml", "codecarbon", "model", "counted", "null")
+_SOURCE_NAME = re.compile(r"[a-z][a-z0-9_-]*(\+[a-z][a-z0-9_-]*)*")
 
 
 def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
@@ -56,9 +59,10 @@ class Measurement:
                 raise MeterError(f"Measurement.{name} must be >= 0, got {value!r}")
         if self.duration_s <= 0:
             raise MeterError(f"Measurement.duration_s must be > 0, got {self.duration_s!r}")
-        if not self.source or any(part not in SOURCES for part in self.source.split("+")):
+        if not isinstance(self.source, str) or not _SOURCE_NAME.fullmatch(self.source):
             raise MeterError(
-                f"Measurement.source must be one of {SOURCES} or several joined by '+', got {self.source!r}"
+                f"Measurement.source must be a lower-case name such as {SOURCES[0]!r} (several joined by '+'), "
+                f"got {self.source!r}"
             )
         for key, value in self.domains.items():
             if not math.isfinite(value) or value < 0:
@@ -143,6 +147,8 @@ class MeterBase:
     source: str = "null"
     estimated: bool = True
     update_period_s: float = 0.0
+    #: same figure for the same work whatever the load (instruction counts, not time): see greenbench.gate
+    deterministic: bool = False
     _window_open: bool = False
     _t0: float = 0.0
     _cpu0: float = 0.0
@@ -176,6 +182,7 @@ class MeterBase:
             "source": self.source,
             "estimated": self.estimated,
             "update_period_s": self.update_period_s,
+            "deterministic": self.deterministic,
         }
 
     @contextmanager

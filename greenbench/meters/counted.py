@@ -146,6 +146,7 @@ class CountedMeter(MeterBase):
     source = "counted"
     estimated = True
     update_period_s = 0.0
+    deterministic = True
 
     def __init__(self, coefficients: CM.Coefficients | None = None, *, lib: Any = None,
                  out_dir: str | os.PathLike[str] | None = None) -> None:
@@ -339,7 +340,7 @@ def counted_verdict(name: str, base_e: Mapping[str, Any], cur_e: Mapping[str, An
                             "no usable counted rounds", cause="no energy data")
     change = c_stat / b_stat - 1.0
     noise = max(round_noise(b), round_noise(c))
-    notes = [f"counted; rounds agree to {noise:.1e}"]
+    notes = [f"{cur_e.get('source', 'counted')}; rounds agree to {noise:.1e}"]
     bc, cc = base_e.get("counts"), cur_e.get("counts")
     if isinstance(bc, Mapping) and isinstance(cc, Mapping) and bc and cc:
         notes.insert(0, explain_change(bc, cc))

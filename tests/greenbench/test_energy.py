@@ -119,8 +119,10 @@ def test_measurement_rejects_bad_values() -> None:
         Measurement(1.0, 0.0, 0.0, "model", True)
     with pytest.raises(MeterError, match="finite"):
         Measurement(math.nan, 1.0, 0.0, "model", True)
-    with pytest.raises(MeterError, match="source"):
-        Measurement(1.0, 1.0, 0.0, "perf", True)
+    for bad_source in ("", "Perf meter!", "rapl+", 3):
+        with pytest.raises(MeterError, match="source"):
+            Measurement(1.0, 1.0, 0.0, bad_source, True)  # type: ignore[arg-type]
+    assert Measurement(1.0, 1.0, 0.0, "opcodes", True).source == "opcodes"  # a user's meter names its own
     m = Measurement(2.0, 4.0, 1.0, "rapl+nvml", False, {"gpu0": 1.0, "package-0": 1.0})
     assert m.power_w == 0.5
     with pytest.raises(TypeError):
