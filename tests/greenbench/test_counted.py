@@ -203,9 +203,9 @@ def test_counted_record_counts_pick_the_lowest_round() -> None:
 
 
 def test_noise_is_measured_from_rounds() -> None:
-    assert C.round_noise([1.0, 1.0, 1.0]) == 0.0
-    assert C.round_noise([1.0, 1.1, 1.2]) == pytest.approx(0.1)
-    assert math.isnan(C.round_noise([]))
+    assert gate.round_noise([1.0, 1.0, 1.0]) == 0.0
+    assert gate.round_noise([1.0, 1.1, 1.2]) == pytest.approx(0.1)
+    assert math.isnan(gate.round_noise([]))
 
 
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None or not os.path.isfile(
