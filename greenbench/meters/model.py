@@ -11,7 +11,8 @@ in the shipped Green Algorithms v3.0 ``TDP_cpu.csv`` (12 W, its row "Any",
 only when the CPU is not in the table -- said so in ``describe()``).
 
 A core's power at full load is split into an idle part ``f_idle × P_c`` and a
-dynamic part ``(1 − f_idle) × P_c`` (``f_idle`` from SPECpower, see
+dynamic part ``(1 − f_idle) × P_c`` (``f_idle`` from CCF's SPECpower-derived
+whole-server coefficients, applied to the CPU's TDP by assumption; see
 :data:`IDLE_FRACTION_OF_TDP`).  Two figures per window, with their scope:
 
 * **marginal** (``energy_j``, the figure the energy gate compares): the
@@ -79,37 +80,51 @@ TDP_TABLE = "green_algorithms_v3.0/TDP_cpu.csv"
 #: 2021, citing Karyakin & Salem 2017, DaMoN, doi:10.1145/3076113.3076117).
 MEMORY_POWER_W_PER_GB = 0.3725
 
-#: Idle power as a fraction of full-load power, per CPU micro-architecture:
-#: Cloud Carbon Footprint's usage coefficients (min / max W per vCPU, derived
-#: from SPECpower_ssj2008 results by the ccf-coefficients tool, Mytton 2020 /
-#: Thoughtworks; values as tabulated in GreenKube's power-estimation
-#: methodology).  Whole-server idle / full-load, applied here to the CPU's TDP.
+#: Idle power as a fraction of full-load power, per CPU micro-architecture, from
+#: Cloud Carbon Footprint's min / max watts per vCPU (derived by CCF from
+#: SPECpower_ssj2008 results; Thoughtworks).  Values copied exactly from
+#: cloud-carbon-footprint/cloud-carbon-footprint @ b7a049c7d25c0022919ab9010199dd9e77aa4577
+#: (2024-03-25), packages/gcp/src/domain/GcpFootprintEstimationConstants.ts
+#: (MIN_WATTS_BY_COMPUTE_PROCESSOR / MAX_WATTS_BY_COMPUTE_PROCESSOR; the AWS and
+#: Azure constants files carry the same CPU pairs, AWS without EPYC 3rd Gen;
+#: the processor names are the enum of packages/core/src/compute/ComputeProcessorTypes.ts,
+#: which holds no numbers).  CCF's coefficients are **whole-server watts per vCPU**
+#: at idle and at full load; taking their ratio as the idle share of one CPU's TDP
+#: is greenbench's assumption, not CCF's.
 CCF_MIN_MAX_W_PER_VCPU: Mapping[str, tuple[float, float]] = {
-    "Intel Haswell": (1.90, 5.99),
-    "Intel Broadwell": (0.71, 3.54),
-    "Intel Skylake": (0.64, 4.05),
-    "Intel Cascade Lake": (0.64, 3.80),
-    "AMD EPYC Naples": (0.82, 2.55),
-    "AMD EPYC Rome": (0.47, 1.64),
-    "AMD EPYC Milan": (0.45, 1.87),
+    "Intel Haswell": (1.00, 4.74),
+    "Intel Broadwell": (0.71, 3.69),
+    "Intel Skylake": (0.65, 4.26),
+    "Intel Cascade Lake": (0.64, 3.97),
+    "AMD EPYC 1st Gen (Naples)": (0.82, 2.55),
+    "AMD EPYC 2nd Gen (Rome)": (0.47, 1.69),
+    "AMD EPYC 3rd Gen (Milan)": (0.45, 2.02),
 }
+#: the CCF commit the pairs above were read at
+CCF_COMMIT = "b7a049c7d25c0022919ab9010199dd9e77aa4577"
 _IDLE_FRACTIONS = sorted(lo / hi for lo, hi in CCF_MIN_MAX_W_PER_VCPU.values())
-#: median over the seven architectures (0.241); the band uses their min (0.158) and max (0.322)
+#: median over the seven server micro-architectures (0.211); the band uses their min (0.153) and max (0.322)
 IDLE_FRACTION_OF_TDP = statistics.median(_IDLE_FRACTIONS)
 IDLE_FRACTION_RANGE = (_IDLE_FRACTIONS[0], _IDLE_FRACTIONS[-1])
 IDLE_SOURCE = ("idle = median min/max power ratio of 7 server micro-architectures (range "
-               f"{IDLE_FRACTION_RANGE[0]:.3f}-{IDLE_FRACTION_RANGE[1]:.3f}), Cloud Carbon Footprint "
-               "coefficients from SPECpower_ssj2008, applied to TDP")
+               f"{IDLE_FRACTION_RANGE[0]:.3f}-{IDLE_FRACTION_RANGE[1]:.3f}), Cloud Carbon Footprint's whole-server "
+               f"W per vCPU from SPECpower_ssj2008 (GcpFootprintEstimationConstants.ts @ {CCF_COMMIT[:7]}); "
+               "applying the ratio to one CPU's TDP is greenbench's assumption")
 
-#: A busy SMT sibling, as a fraction of a core: Hyper-Threading's throughput gain
-#: "up to 30%" (Marr et al. 2002, "Hyper-Threading Technology Architecture and
-#: Microarchitecture", Intel Technology Journal 6(1)); 0-35% measured across
-#: applications (Shimpi 2008, AnandTech Nehalem review, "Thread It Like Its Hot").
-#: Charging the sibling that fraction assumes energy per unit of work is unchanged.
+#: A busy SMT sibling, as a fraction of a core.  0.30 is the "up to 30%" gain of
+#: Hyper-Threading stated in the abstract of Marr et al. 2002 ("Hyper-Threading
+#: Technology Architecture and Microarchitecture", Intel Technology Journal 6(1)),
+#: as widely quoted: an *upper-end* figure, not a measured mean.  The paper's own
+#: measured gains could not be read here (no access to the full text; a referee
+#: recalls 16-28%), so no page is cited and the band carries the uncertainty:
+#: 0-35%, which covers 0 (no gain), the recalled 16-28% and the abstract's 30%,
+#: and the 0-35% spread measured across applications by Shimpi 2008 (AnandTech
+#: Nehalem review, "Thread It Like Its Hot").  Charging the sibling that fraction
+#: assumes energy per unit of work is unchanged.
 SMT_SIBLING_FACTOR = 0.30
 SMT_SIBLING_RANGE = (0.0, 0.35)
-SMT_SOURCE = ("Marr et al. 2002 (Intel Technology Journal 6(1)): SMT adds up to 30% throughput; "
-              "range 0-35% (Shimpi 2008)")
+SMT_SOURCE = ("Marr et al. 2002 (Intel Technology Journal 6(1)), abstract: SMT adds 'up to 30%' throughput (an "
+              "upper-end figure; the paper's measured gains not read here); band 0-35% (Shimpi 2008)")
 
 #: Band on the per-core power of a CPU found in the table: TDP is the sustained
 #: package power limit (Intel's PL1), an upper bound over long windows (1.0);
@@ -516,7 +531,7 @@ class ModelMeter(MeterBase):
     ``GREENBENCH_CORE_POWER_W``, else this CPU's row of the Green Algorithms
     TDP table, else 12.0 W); ``memory_power_w_per_gb``: W per GB resident
     (0.3725, Green Algorithms); ``idle_fraction``: idle share of a core's
-    full-load power (0.241, SPECpower via CCF; 0 gives the old CPU-time × TDP
+    full-load power (0.211, CCF's SPECpower-derived server coefficients; 0 gives the old CPU-time × TDP
     model); ``smt_factor``: a busy SMT sibling as a fraction of a core.
     ``count_children``: add children's CPU time.  ``cpu_clock``/``wall_clock``
     (s), ``rss_reader`` (bytes), ``children_reader``, ``cpu`` (a
@@ -594,7 +609,7 @@ class ModelMeter(MeterBase):
         self._marginal_lo = _Params(power_lo, idle_hi, smt_lo)
         self._marginal_hi = _Params(power_hi, idle_lo, smt_hi)
         self.band_basis = (
-            f"{power_basis}; idle fraction {idle_lo:.3f}-{idle_hi:.3f} (SPECpower via CCF); "
+            f"{power_basis}; idle fraction {idle_lo:.3f}-{idle_hi:.3f} (CCF server W/vCPU, applied to TDP); "
             + (f"SMT sibling factor {smt_lo:g}-{smt_hi:g} (Marr et al. 2002; Shimpi 2008)" if smt_used
                else "no SMT siblings on this CPU")
             + "; memory power fixed (no band)")
