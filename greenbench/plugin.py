@@ -37,7 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--energy-compare-fail", default=None, metavar="EXPR",
                     help="with --benchmark-compare: fail when energy got worse, e.g. '10%%' or 'median:10%%'")
     group.addoption("--energy-compare-any-meter", action="store_true", default=False,
-                    help="compare energy even when the baseline was measured by another meter")
+                    help="compare energy even when the baseline was measured by another meter "
+                         "(or with --energy-codecarbon set otherwise)")
     group.addoption("--energy-compare-fail-inconclusive", action="store_true", default=False,
                     help="with --energy-compare-fail: also fail when a benchmark could not be decided "
                          "(machine busy, too few baseline runs, missing or corrupt energy data)")
@@ -47,7 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="after a compare, write the gate's Markdown summary (PR comment) here; "
                          "it also goes to $GITHUB_STEP_SUMMARY when set")
     group.addoption("--energy-codecarbon", action="store_true", default=False,
-                    help="also run CodeCarbon's tracker around the same rounds and show its figures beside ours")
+                    help="also run one CodeCarbon tracker around each whole benchmark (outside greenbench's "
+                         "windows) and show its estimate per call beside ours when the benchmark ran >= 3 s")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -268,13 +268,18 @@ def select(benchmarks: Iterable[Bench], *, name: str | None = None, group: str |
 def codecarbon_j(b: Bench, stat: str = "median") -> float:
     """CodeCarbon's energy per call measured around the same rounds (``--energy-codecarbon``); NaN if none.
 
-    Stored beside the energy block as ``extra_info["codecarbon"]``:
-    ``{"source": "codecarbon", "estimated": true, "per_call_j": {...}, "rounds_j": [...]}``.
+    Stored beside the energy block as ``extra_info["codecarbon"]`` (greenbench.sidebyside): one window
+    around the whole benchmark, ``{"source": "codecarbon", "estimated": true, "per_call_j": J}``, or no
+    ``per_call_j`` and a ``hidden`` reason when the window was too short for CodeCarbon's sampling.
+    Files from before issue #23 hold ``per_call_j`` as statistics over per-round trackers (``stat``).
     """
     cc = (b.get("extra_info") or {}).get("codecarbon")
     if not isinstance(cc, Mapping):
         return math.nan
-    return float((cc.get("per_call_j") or {}).get(stat, math.nan))
+    value = cc.get("per_call_j")
+    if isinstance(value, Mapping):
+        value = value.get(stat)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
 def mark(text: str, estimated: bool) -> str:

@@ -55,8 +55,9 @@ class EnergySession:
     interrupted: bool = False
     #: why a compared file cannot serve as the baseline (unknown schema, interrupted run), one per file
     baseline_problems: list[str] = field(default_factory=list)
-    #: --energy-codecarbon: CodeCarbon's tracker around the same rounds (greenbench.sidebyside)
+    #: --energy-codecarbon: one CodeCarbon tracker around each whole benchmark (greenbench.sidebyside)
     codecarbon: bool = False
+    _codecarbon_window: Any = None
     baseline_entries: dict[str, Any] | None = None
     summary_paths: list[Any] = field(default_factory=list)
     #: gate (#17): stored runs saved before the compared baseline, newest first (run-to-run spread)
@@ -80,16 +81,22 @@ class EnergySession:
     # -- per benchmark ---------------------------------------------------
     def attach(self, fixture: Any) -> RoundRecorder:
         sync = cuda_sync() if self.device == "cuda" else None
-        meter = self.meter
-        if self.codecarbon:
-            from greenbench.sidebyside import TeeMeter
-
-            meter = TeeMeter(meter)
-        recorder = RoundRecorder(meter, sync=sync)
+        recorder = RoundRecorder(self.meter, sync=sync)
         recorder.attach(fixture)
+        if self.codecarbon:  # issue #23: one CodeCarbon window around the whole benchmark, outside ours
+            from greenbench.sidebyside import BenchmarkWindow
+
+            self._codecarbon_window = window = BenchmarkWindow()
+            window.attach(fixture)  # wraps the recorder's runner factory: its counting stays outside our windows
+            window.start()
         return recorder
 
     def finish(self, fixture: Any, recorder: RoundRecorder) -> None:
+        window, self._codecarbon_window = self._codecarbon_window, None
+        if window is not None:  # closed before greenbench's own calibration windows below
+            cc = window.block()
+            if cc:
+                fixture.extra_info["codecarbon"] = cc
         stats = getattr(fixture, "stats", None)
         data = getattr(getattr(stats, "stats", None), "data", None) or []
         records, other = recorder.kept(len(data))
@@ -108,12 +115,6 @@ class EnergySession:
         block = rec.to_json()
         fixture.extra_info["energy"] = block
         self.blocks[fixture.fullname] = block
-        if self.codecarbon:
-            from greenbench.sidebyside import codecarbon_block
-
-            cc = codecarbon_block(recorder, len(records))
-            if cc:
-                fixture.extra_info["codecarbon"] = cc
 
     def artifacts_dir(self) -> Any:
         """A folder for pictures the report links as ``artifacts/...`` (moved into the report at the end).
@@ -165,6 +166,7 @@ class EnergySession:
             "intensity_g_per_kwh": self.intensity.g_per_kwh,
             "intensity_label": self.intensity.label,
             "python": platform.python_version(),
+            "codecarbon": _codecarbon_setting(self.codecarbon),
         }
 
     def update_json(self, output_json: dict[str, Any]) -> None:
@@ -197,6 +199,11 @@ class EnergySession:
                 f"(--energy-meter {base_meter.split('+')[0]}) or pass --energy-compare-any-meter"
             )
             return
+        setup = setup_change(self.baseline_machine_info, self.codecarbon, baseline.values())
+        if setup and not self.any_meter:
+            self.refusal = (f"energy gate: refusing to compare across a change of set-up ({setup}); rerun with the "
+                            "baseline's set-up or pass --energy-compare-any-meter")
+            return
         self.verdicts = [gate.compare_entries(baseline.get(str(e.get("fullname"))), e, rule,
                                               gate.history_for(self.older_baselines, str(e.get("fullname"))))
                          for e in current]
@@ -207,6 +214,41 @@ class EnergySession:
             return False
         # --energy-compare-fail-inconclusive: undecided benchmarks fail too (greenbench.gate.summary)
         return self.refusal is not None or gate.summary(self.verdicts, self.rule, self.fail_inconclusive)[1]
+
+
+def _codecarbon_setting(on: bool) -> dict[str, Any]:
+    from greenbench.sidebyside import setting
+
+    return setting(on)
+
+
+def codecarbon_on(machine_info: Mapping[str, Any] | None) -> bool | None:
+    """Whether a saved run had --energy-codecarbon on (None: saved before greenbench recorded it)."""
+    gb = (machine_info or {}).get("greenbench")
+    cc = gb.get("codecarbon") if isinstance(gb, Mapping) else None
+    if isinstance(cc, Mapping) and isinstance(cc.get("on"), bool):
+        return bool(cc["on"])
+    return None
+
+
+def setup_change(baseline_machine_info: Mapping[str, Any] | None, codecarbon: bool,
+                 baseline_entries: Any = ()) -> str | None:
+    """A change of set-up other than the meter between a baseline and this run (issue #23), else None.
+
+    ``--energy-codecarbon`` switched on or off is one: in older versions its tracker ran inside every round
+    and raised our figure by up to 3x.  A baseline that did not record the setting counts as "on" when one
+    of its benchmarks carries CodeCarbon figures, else "off".
+    """
+    if baseline_machine_info is None:
+        return None
+    before = codecarbon_on(baseline_machine_info)
+    if before is None:
+        before = any(isinstance(e, Mapping) and "codecarbon" in (e.get("extra_info") or {})
+                     for e in baseline_entries)
+    if before != codecarbon:
+        return (f"--energy-codecarbon was {'on' if before else 'off'} in the baseline and is "
+                f"{'on' if codecarbon else 'off'} in this run")
+    return None
 
 
 def fmt(value: float, unit: str) -> str:

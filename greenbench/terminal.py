@@ -13,6 +13,7 @@ from rich.text import Text
 from greenbench import results as R
 from greenbench.gate import GateRule
 from greenbench.session import EnergySession
+from greenbench.sidebyside import hidden_reason
 
 VERDICT_STYLE = {"regression": "bold red", "inconclusive": "yellow", "improved": "green", "ok": "", "skipped": "dim"}
 
@@ -77,6 +78,8 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
     console.print(f"CO2e at {intensity.get('intensity_label', '?')}.  {R.ESTIMATED_LEGEND}"
                   if any(R.is_estimated(b) for b in benchmarks) else f"CO2e at {intensity.get('intensity_label')}.")
     warned = [(b["name"], w) for b in benchmarks for w in (R.energy(b) or {}).get("warnings", [])]
+    # --energy-codecarbon (issue #23): say why a benchmark shows no CodeCarbon figure
+    warned += [(b["name"], f"no CodeCarbon figure: {why}") for b in benchmarks if (why := hidden_reason(b))]
     for line in warning_lines(warned):
         console.print(Text.assemble(("warning", "yellow"), " ", line))
     if es.refusal:

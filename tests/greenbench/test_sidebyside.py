@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fakes import FakeMeter, make_entry
+from fakes import FakeFixture, FakeMeter, make_entry
 from rich.console import Console
 
 from greenbench import report
 from greenbench import results as R
 from greenbench.errors import MeterError
-from greenbench.recorder import RoundRecord
-from greenbench.sidebyside import TeeMeter, codecarbon_block
+from greenbench.load import LoadProbe
+from greenbench.meters.base import Measurement
+from greenbench.recorder import RoundRecorder
+from greenbench.session import codecarbon_on, setup_change
+from greenbench.sidebyside import MEASURE_POWER_S, BenchmarkWindow, hidden_reason, setting
 from greenbench.terminal import energy_table, warning_lines
 
 
@@ -23,41 +27,108 @@ class FailingMeter(FakeMeter):
         raise MeterError("tracker broke")
 
 
-def test_tee_returns_ours_and_keeps_codecarbon_per_call() -> None:
-    tee = TeeMeter(FakeMeter([1.0, 2.0, 3.0]), FakeMeter([10.0, 20.0, 30.0]))
-    records = []
-    for iterations in (1, 2, 2):
-        tee.start()
-        records.append(RoundRecord(tee.stop(), iterations))
-    assert [r.measurement.energy_j for r in records] == [1.0, 2.0, 3.0]
-    block = codecarbon_block(SimpleNamespace(meter=tee, records=records), 2)  # the last 2 rounds were kept
+class LoggedMeter(FakeMeter):
+    """A FakeMeter that writes each start/stop into a shared log."""
+
+    def __init__(self, name: str, log: list[str], joules: list[float], seconds: float = 0.01) -> None:
+        super().__init__(joules, seconds)
+        self.name, self.log = name, log
+
+    def start(self) -> None:
+        self.log.append(f"{self.name}.start")
+        super().start()
+
+    def stop(self) -> Measurement:
+        self.log.append(f"{self.name}.stop")
+        return super().stop()
+
+
+def run_benchmark(codecarbon: Any, rounds: int = 5, iterations: int = 3) -> tuple[list[str], RoundRecorder, Any]:
+    """A pytest-benchmark-like run: calibration calls, then ``rounds`` rounds; CodeCarbon around it if given."""
+    log: list[str] = []
+    fixture = FakeFixture()
+    ours = LoggedMeter("ours", log, [1.0] * 100)
+    recorder = RoundRecorder(ours, probe=LoadProbe(track_rounds=False))
+    recorder.attach(fixture)
+    window = None
+    if codecarbon is not None:
+        window = BenchmarkWindow(codecarbon(log), min_window_s=3.0)
+        window.attach(fixture)
+        window.start()
+    runner = fixture._make_runner(lambda: None, (), {})
+    runner(range(1))  # calibration
+    for _ in range(rounds):
+        runner(range(iterations))
+    block = window.block() if window is not None else None
+    return log, recorder, block
+
+
+def test_codecarbon_opens_and_closes_outside_every_one_of_our_windows() -> None:
+    log, _recorder, block = run_benchmark(lambda log: LoggedMeter("cc", log, [6.0], seconds=4.0))
+    assert log[0] == "cc.start" and log[-1] == "cc.stop"
+    assert log.count("cc.start") == log.count("cc.stop") == 1
+    inner = log[1:-1]
+    assert inner == ["ours.start", "ours.stop"] * (len(inner) // 2)  # never inside one of our windows
     assert block is not None
-    assert block["rounds_j"] == [10.0, 15.0]
-    entry = {"extra_info": {"codecarbon": block}}
-    assert R.codecarbon_j(entry) == pytest.approx(12.5)
+    assert block["calls"] == 1 + 5 * 3  # every call in its window: calibration and rounds
+    assert block["per_call_j"] == pytest.approx(6.0 / 16)
+    assert block["window_s"] == 4.0 and "hidden" not in block
+
+
+def test_our_records_are_the_same_with_and_without_codecarbon() -> None:
+    _, off, _ = run_benchmark(None)
+    _, on, _ = run_benchmark(lambda log: LoggedMeter("cc", log, [6.0], seconds=4.0))
+    assert [(r.measurement.energy_j, r.iterations, r.index) for r in on.records] == \
+        [(r.measurement.energy_j, r.iterations, r.index) for r in off.records]
+
+
+def test_a_window_shorter_than_its_sampling_shows_no_figure_and_says_why() -> None:
+    _, _, block = run_benchmark(lambda log: LoggedMeter("cc", log, [6.0], seconds=1.2))
+    assert block is not None and "per_call_j" not in block
+    assert "1.2 s" in block["hidden"] and "--benchmark-max-time" in block["hidden"]
+    entry = make_entry("test_a", extra={"codecarbon": block})
+    assert math.isnan(R.codecarbon_j(entry))
+    assert hidden_reason(entry) == block["hidden"]
 
 
 def test_a_failing_tracker_never_breaks_the_measurement() -> None:
-    tee = TeeMeter(FakeMeter([1.0]), FailingMeter([]))
-    tee.start()
-    m = tee.stop()
-    assert m.energy_j == 1.0
-    block = codecarbon_block(SimpleNamespace(meter=tee, records=[SimpleNamespace(measurement=m, iterations=1)]), 1)
-    assert block is not None and "tracker broke" in block["errors"][0]
+    _log, recorder, block = run_benchmark(lambda log: FailingMeter([]))
+    assert len(recorder.records) == 6
+    assert block is not None and "tracker broke" in block["hidden"]
     assert "per_call_j" not in block  # no figure rather than a wrong one
 
 
-def test_thinned_records_keep_their_own_codecarbon_figure() -> None:
-    """The recorder may drop rounds (bounded recording): each kept round keeps its own side figure."""
-    tee = TeeMeter(FakeMeter([1.0, 2.0, 3.0, 4.0]), FakeMeter([10.0, 20.0, 30.0, 40.0]))
-    kept = []
-    for i in range(4):
-        tee.start()
-        m = tee.stop()
-        if i % 2:  # the recorder kept rounds 1 and 3 only
-            kept.append(SimpleNamespace(measurement=m, iterations=2))
-    block = codecarbon_block(SimpleNamespace(meter=tee, records=kept), 2)
-    assert block is not None and block["rounds_j"] == [10.0, 20.0]
+def test_setting_is_recorded_and_a_change_is_a_setup_change() -> None:
+    assert setting(False) == {"on": False}
+    on = setting(True)
+    assert on["on"] is True and on["measure_power_secs"] == MEASURE_POWER_S
+    mi_on = {"greenbench": {"codecarbon": on}}
+    mi_off = {"greenbench": {"codecarbon": {"on": False}}}
+    assert codecarbon_on(mi_on) is True and codecarbon_on(mi_off) is False and codecarbon_on({}) is None
+    assert setup_change(mi_on, True) is None and setup_change(mi_off, False) is None
+    assert "on in the baseline and is off" in str(setup_change(mi_on, False))
+    assert "off in the baseline and is on" in str(setup_change(mi_off, True))
+    # an older baseline that did not record the setting: its CodeCarbon figures tell
+    old = [make_entry("test_a", extra={"codecarbon": {"per_call_j": {"median": 0.005}}})]
+    assert setup_change({"greenbench": {}}, False, old) is not None
+    assert setup_change({"greenbench": {}}, False, [make_entry("test_a")]) is None
+
+
+def test_gate_refuses_a_change_of_the_codecarbon_setting() -> None:
+    from greenbench.carbon import Intensity
+    from greenbench.gate import GateRule
+    from greenbench.session import EnergySession
+
+    es = EnergySession(meter_factory=lambda: FakeMeter([]), intensity=Intensity(475.0, "world"),
+                       rule=GateRule.parse("10%"), codecarbon=True)
+    es.baseline_machine_info = {"greenbench": {"meter": {"source": "model"}, "codecarbon": {"on": False}}}
+    cur = make_entry("test_a", [2.0] * 5)
+    es.run_gate([cur], {cur["fullname"]: make_entry("test_a", [1.0] * 5)})
+    assert es.refusal is not None and "--energy-codecarbon" in es.refusal
+    assert not es.verdicts  # never a regression: no verdict at all
+    es.any_meter, es.refusal = True, None
+    es.run_gate([cur], {cur["fullname"]: make_entry("test_a", [1.0] * 5)})
+    assert es.refusal is None and es.verdicts
 
 
 def render(table: Any, width: int = 80) -> str:
@@ -77,7 +148,7 @@ def test_table_prints_whole_test_ids_literally() -> None:
 
 
 def test_codecarbon_column_in_the_table() -> None:
-    e = make_entry("test_a", extra={"codecarbon": {"per_call_j": {"median": 0.005}, "estimated": True}})
+    e = make_entry("test_a", extra={"codecarbon": {"per_call_j": 0.005, "estimated": True}})
     assert "5 mJ*" in render(energy_table(SimpleNamespace(verdicts=[]), [e]), 140)  # type: ignore[arg-type]
 
 
