@@ -102,6 +102,10 @@ class Coefficients:
       1 MB SRAM, 100 pJ, times the 8 words of a 64-byte line (45 nm).
     * ``nj_per_dram_line_64b = 15.6``: Horowitz 2014 energy table, DRAM
       1.3-2.6 nJ per 64-bit word, midpoint 1.95 nJ, times 8 words (45 nm-era DDR3).
+      Pricing a 64-byte line as 8 independent 64-bit accesses is an upper-end
+      choice: a burst transfer of one line shares the row activation and
+      command overhead across its 8 words, so a line costs less than 8 x a
+      lone word (how much less is not given by Horowitz's table).
     """
 
     pj_per_instruction: float = 70.0

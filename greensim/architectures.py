@@ -3,10 +3,15 @@
 Two levels of detail:
 
 * :data:`ARCHITECTURES` — one energy per "operation" for Von Neumann (~1 nJ),
-  Harvard (~0.8 nJ) and neuromorphic (~0.01 nJ) machines, the figures of the
-  study's guide (Table 1), which cites Horowitz 2014, Hennessy & Patterson 2011
-  and Roy et al. 2019.  These are order-of-magnitude figures for a whole
-  instruction (fetch, decode, operands, execute), not for an ALU operation.
+  Harvard (~0.8 nJ) and neuromorphic (~0.01 nJ) machines: **the study's
+  figures** (its guide, Table 1).  The guide cites Horowitz 2014, Hennessy &
+  Patterson 2011 and Roy et al. 2019 for the table, but the 1 nJ per
+  operation is not Horowitz's figure: Horowitz 2014 gives about **70 pJ per
+  instruction** for a 45 nm core (the figure greenbench's counted meter uses,
+  :mod:`greenbench.counted_model`).  These are order-of-magnitude figures for a
+  whole instruction (fetch, decode, operands, execute), not for an ALU
+  operation, and are **not comparable with a per-MAC figure** such as
+  Horowitz's 4.6 pJ fp32 MAC: a table should never set them side by side.
 * :class:`Horowitz45nm` — Horowitz, "Computing's energy problem (and what we
   can do about it)", ISSCC 2014, energy table for a 45 nm process at 0.9 V:
   integer/floating-point add and multiply, SRAM and DRAM accesses, in pJ.
@@ -23,11 +28,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from greenbench.counted_model import DEFAULT as COUNTED_DEFAULT
 from greenbench.errors import ConfigError
 from greensim import _check
 
 PJ = 1e-12
 NJ = 1e-9
+#: Horowitz 2014's ~70 pJ per instruction (45 nm), cited once in greenbench.counted_model; beside the
+#: study's "~1 nJ per operation" for Von Neumann.
+HOROWITZ_2014_PJ_PER_INSTRUCTION = COUNTED_DEFAULT.pj_per_instruction
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +54,14 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a for a in (
         Architecture("von_neumann", 1.0 * NJ,
-                     "~1 nJ/op: Horowitz 2014 (ISSCC), via the study's guide Table 1"),
+                     "~1 nJ per instruction: the study's guide, Table 1 (not Horowitz 2014, who gives ~70 pJ "
+                     "per instruction at 45 nm)"),
         Architecture("harvard", 0.8 * NJ,
-                     "~0.8 nJ/op: Hennessy & Patterson 2011 (Computer Architecture, 5th ed.), "
-                     "via the study's guide Table 1"),
+                     "~0.8 nJ per instruction: the study's guide, Table 1 (attributed there to Hennessy & "
+                     "Patterson 2011, where it could not be found)"),
         Architecture("neuromorphic", 0.01 * NJ,
-                     "~0.01 nJ/op: Roy, Jaiswal & Panda 2019 (Nature 575), via the study's guide Table 1"),
+                     "~0.01 nJ per operation: the study's guide, Table 1 (attributed there to Roy, Jaiswal & "
+                     "Panda 2019, Nature 575)"),
     )
 }
 
