@@ -102,17 +102,25 @@ def count_kernels(names: Sequence[str] | None = None) -> dict[str, dict[str, int
 
 
 def _count_main(out: str, names: Sequence[str]) -> int:
-    from greenbench.meters.counted import CountedMeter
+    from greenbench.meters import counted
 
-    meter = CountedMeter()
+    meter = counted.CountedMeter()
     kernels = _kernels()
     result: dict[str, dict[str, int]] = {}
     for name in names or list(kernels):
         fn = kernels[name]
-        fn()  # warm: lazy initialisation and first touches stay out of the count
-        meter.start()
-        fn()
-        result[name] = dict(meter.stop().counts)
+
+        def calls(n: int, fn: Kernel = fn) -> float:
+            for _ in range(max(n, 1)):
+                fn()
+            return 0.0
+
+        # as a benchmark round is counted (issue #20): uncollected warm-up calls (steady-state caches), then
+        # a power-of-two number of calls chosen by counts; per call
+        meter.begin_benchmark(name)
+        _, m, n = meter.run_round(calls, 1)
+        meter.end_benchmark()
+        result[name] = counted.per_call(m.counts, n)
     Path(out).write_text(json.dumps(result))
     return 0
 

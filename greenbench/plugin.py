@@ -57,12 +57,10 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """``--energy-meter=counted`` outside callgrind: run the same command under it (issue #12)."""
     if getattr(config.option, "energy_meter", None) != "counted" or config.option.help or config.option.version:
         return None
-    from greenbench.meters.counted import relaunch, under_counted_run
+    from greenbench.meters.counted import counted_cmdline_main
 
-    if under_counted_run():
-        return None
-    try:
-        return relaunch(config.invocation_params.args, cwd=config.invocation_params.dir)
+    try:  # issue #20: inside the counted run it fixes the rounds and seeds; -n is refused in one line
+        return counted_cmdline_main(config)
     except GreenbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -99,6 +99,9 @@ class RoundRecorder:
         """Wrap ``fixture._make_runner`` (an instance attribute shadows the method)."""
         make_runner = fixture._make_runner
         self._make_runner = make_runner
+        begin = getattr(self.meter, "begin_benchmark", None)
+        if begin is not None:  # the counted meter: calls per round are chosen afresh for each benchmark
+            begin(str(getattr(fixture, "fullname", "") or getattr(fixture, "name", "")))
 
         def make_measured_runner(function: Any, args: Any, kwargs: Any) -> Callable[..., Any]:
             runner = make_runner(function, args, kwargs)
@@ -116,6 +119,18 @@ class RoundRecorder:
                     self._started = True
                 if self.sync is not None:
                     self.sync()
+                run_round = getattr(self.meter, "run_round", None)
+                if run_round is not None:  # issue #20: the counted meter runs the round (warm-up, calls by counts)
+
+                    def call(n: int) -> Any:  # n calls of the runner; 0: its single-call path
+                        lr = range(n) if n else None
+                        return runner(lr) if timer is _DEFAULT else runner(lr, timer)
+
+                    result, counted, calls = run_round(call, len(loops_range) if loops_range else None,
+                                                       self._noop_call)
+                    self.records.append(RoundRecord(counted, calls, index))
+                    self._next = index + 1
+                    return result
                 t0 = perf_counter()
                 self.meter.start()
                 t1 = perf_counter()
@@ -151,11 +166,19 @@ class RoundRecorder:
     def kept(self, n_rounds: int) -> tuple[list[RoundRecord], list[float | None]]:
         """The metered records (and other-process load) among the last ``n_rounds`` calls."""
         self.probe.finish()
+        end = getattr(self.meter, "end_benchmark", None)
+        if end is not None:  # the counted meter: code between benchmarks runs uninstrumented
+            end()
         if n_rounds <= 0:
             return [], []
         first = self.calls - n_rounds + 1
         kept = [r for r in self.records if r.index >= first]
         return kept, [r.other for r in kept]
+
+    def _noop_call(self) -> Callable[[int], Any]:
+        """``n -> runner(range(n))`` of pytest-benchmark's runner around a no-op (harness calibration)."""
+        runner = self._make_runner(_noop, (), {})
+        return lambda n: runner(range(n))
 
     def harness_s(self, iterations: int = 1) -> float:
         """The fixed per-round cost (s) inside a metered window: runner call, timer reads, meter reads.

@@ -108,6 +108,9 @@ class FakeLib:
     def gb_stop_instrumentation(self) -> None:
         self.calls.append("stop")
 
+    def gb_toggle_collect(self) -> None:
+        self.calls.append("toggle")
+
     def gb_dump_stats_at(self, name: bytes) -> None:
         self.calls.append("dump")
         c = self.counts[self.n]
@@ -125,7 +128,8 @@ def test_meter_brackets_with_client_requests(tmp_path: Path) -> None:
     m = w.measurement
     assert m is not None and m.source == "counted" and m.estimated
     assert dict(m.counts) == COUNTS and m.energy_j == pytest.approx(CM.energy_j(COUNTS))
-    assert lib.calls == ["zero", "start", "stop", "dump"]
+    # a plain window: instrumentation on (cold caches), only the window collected, then off again
+    assert lib.calls == ["start", "zero", "toggle", "toggle", "dump", "stop"]
     assert not list(tmp_path.glob("cg.*")), "each dump is read and removed"
     meter.start()
     assert meter.stop().counts["instructions"] == 2000
@@ -141,8 +145,11 @@ def test_meter_outside_callgrind_says_how(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_relaunch_command_fixes_rounds_and_environment() -> None:
-    cmd = C.relaunch_command(["t.py", "-q"], "/tmp/x", valgrind="vg", python="py", rounds=7)
-    assert cmd[:2] == ["vg", "--tool=callgrind"] and "--instr-atstart=no" in cmd and "--cache-sim=yes" in cmd
+    cmd = C.relaunch_command(["t.py", "-q"], "/tmp/x", valgrind="vg", python="py", rounds=7,
+                             prefix=["setarch", "x86_64", "-R"])
+    assert cmd[:5] == ["setarch", "x86_64", "-R", "vg", "--tool=callgrind"]  # no address randomisation
+    assert "--instr-atstart=no" in cmd and "--collect-atstart=no" in cmd and "--cache-sim=yes" in cmd
+    assert "--log-file=/tmp/x/valgrind.%p.log" in cmd
     assert cmd[cmd.index("py"):cmd.index("py") + 5] == ["py", "-m", "pytest", "t.py", "-q"]
     assert "--benchmark-min-rounds=7" in cmd and "--benchmark-max-time=0" in cmd
     assert "--benchmark-warmup=off" in cmd
@@ -226,21 +233,192 @@ def test_end_to_end_counted_gate(pytester: pytest.Pytester) -> None:
         def test_b(benchmark):
             benchmark(sorted, list(range(500, 0, -1)))
     """)
+    pytester.makepyfile(test_spawn="""
+        import subprocess, sys
+        def test_spawns(benchmark):
+            benchmark(subprocess.run, [sys.executable, "-c", ""])
+    """)
     r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider", "--benchmark-autosave")
-    assert r.ret == 0, r.stdout.str()
+    out = r.stdout.str() + r.stderr.str()
+    assert r.ret == 1, out  # issue #20/#21: a benchmark with a child process is refused by name, the rest counted
+    assert "test_spawns starts a child process (subprocess.Popen)" in out
+    assert "cache found" not in out and "total_size" not in out  # Valgrind's cache-size notes are hidden
     saved = json.loads(next((pytester.path / ".benchmarks").rglob("*.json")).read_text())
     assert saved["machine_info"]["greenbench"]["meter"]["source"] == "counted"
-    e = saved["benchmarks"][0]["extra_info"]["energy"]
-    assert e["estimated"] is True and isinstance(e["counts"]["instructions"], int) and len(e["rounds_j"]) == 5
-    r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider", "--benchmark-compare",
-                                      "--energy-compare-fail=1%")
+    e = {b["name"]: b["extra_info"].get("energy") for b in saved["benchmarks"]}
+    assert e["test_spawns"] is None
+    assert e["test_a"]["estimated"] is True and isinstance(e["test_a"]["counts"]["instructions"], int)
+    assert len(e["test_a"]["rounds_j"]) == C.DEFAULT_ROUNDS
+    assert max(e["test_a"]["rounds_j"]) / min(e["test_a"]["rounds_j"]) - 1 < 1e-4  # warm rounds agree
+    r = pytester.runpytest_subprocess("test_tiny.py", "--energy-meter=counted", "-p", "no:cacheprovider",
+                                      "--benchmark-compare", "--energy-compare-fail=1%")
     assert r.ret == 0, r.stdout.str()
     os.environ["N_WORK"] = "3150"
     try:
-        r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider",
+        r = pytester.runpytest_subprocess("test_tiny.py", "--energy-meter=counted", "-p", "no:cacheprovider",
                                           "--benchmark-compare", "--energy-compare-fail=1%")
     finally:
         del os.environ["N_WORK"]
     out = r.stdout.str()
     assert r.ret == 1, out
     assert "test_tiny.py::test_a: regression" in out and "test_tiny.py::test_b: regression" not in out
+
+
+# -- issue #20: rounds that repeat (warm-up, calls by counts, harness subtracted, no child processes) ----------
+
+class SimLib:
+    """A callgrind that counts what ``work`` reports while collection is on (instrumentation flag tracked)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.collecting, self.instrumented, self.acc = out, False, False, dict.fromkeys(CM.EVENTS, 0)
+        self.n = 0
+        self.log: list[str] = []
+
+    def work(self, events: dict[str, int]) -> None:
+        if self.collecting and self.instrumented:
+            for e, v in events.items():
+                self.acc[e] += v
+
+    def gb_zero_stats(self) -> None:
+        self.acc = dict.fromkeys(CM.EVENTS, 0)
+
+    def gb_start_instrumentation(self) -> None:
+        self.instrumented = True
+        self.log.append("start")
+
+    def gb_stop_instrumentation(self) -> None:
+        self.instrumented = False
+        self.log.append("stop")
+
+    def gb_toggle_collect(self) -> None:
+        self.collecting = not self.collecting
+
+    def gb_dump_stats_at(self, name: bytes) -> None:
+        self.n += 1
+        names = list(CM.EVENTS)
+        line = " ".join(str(self.acc[e]) for e in names)
+        (self.out / f"cg.{os.getpid()}.{self.n}").write_text(f"events: {' '.join(names)}\ntotals: {line}\n")
+        self.acc = dict.fromkeys(CM.EVENTS, 0)
+
+
+def _runner(lib: SimLib, per_call_ir: int, harness_ir: int, cold_extra: list[int]) -> Any:
+    """pytest-benchmark's runner, simulated: a fixed harness per round plus per-call work; the very first
+    call of the process costs ``cold_extra`` more (lazy initialisation, cold caches)."""
+    def call(n: int) -> float:
+        lib.work({"Ir": harness_ir, "Dr": 10})
+        for _ in range(max(n, 1)):
+            lib.work({"Ir": per_call_ir + (cold_extra.pop() if cold_extra else 0), "Dr": 3})
+        return 1e-6 * max(n, 1)
+    return call
+
+
+def test_run_round_warms_up_picks_calls_by_counts_and_subtracts_the_harness(tmp_path: Path) -> None:
+    lib = SimLib(tmp_path)
+    meter = C.CountedMeter(CM.DEFAULT, lib=lib, out_dir=tmp_path)
+    meter.begin_benchmark("t.py::test_small")
+    call = _runner(lib, per_call_ir=1000, harness_ir=700, cold_extra=[50_000])
+    results = []
+    for _ in range(3):
+        result, m, n = meter.run_round(call, 1, lambda: _runner(lib, 0, 700, []))
+        results.append((result, m, n))
+    n = results[0][2]
+    # calls per round: the power of two that makes a round about TARGET_INSTRUCTIONS, the same every round
+    assert n == 1 << (C.TARGET_INSTRUCTIONS // 1000).bit_length() - 1 and {r[2] for r in results} == {n}
+    for result, m, _ in results:
+        # the cold first call ran uncollected and the harness (700 Ir per round) was subtracted: exact
+        assert m.counts["instructions"] == 1000 * n and m.counts["data_reads"] == 3 * n
+        assert result == pytest.approx(1e-6)  # duration scaled to the one call pytest-benchmark asked for
+    assert lib.instrumented, "instrumentation stays on between the rounds of a benchmark (warm caches)"
+    meter.end_benchmark()
+    assert not lib.instrumented and lib.log == ["start", "stop"]
+    # a sub-microsecond call: many calls per round, per-call counts exact whatever the iterations asked
+    meter.begin_benchmark("t.py::test_tiny")
+    _, m, n = meter.run_round(_runner(lib, 10, 700, []), 7)
+    assert n == C.MAX_CALLS and m.counts["instructions"] == 10 * n
+
+
+def test_run_round_single_call_path_and_big_calls(tmp_path: Path) -> None:
+    lib = SimLib(tmp_path)
+    meter = C.CountedMeter(CM.DEFAULT, lib=lib, out_dir=tmp_path)
+    meter.begin_benchmark("t.py::test_big")
+    calls: list[int] = []
+
+    def big(n: int) -> float:
+        calls.append(n)
+        lib.work({"Ir": 5 * C.TARGET_INSTRUCTIONS * max(n, 1)})
+        return 1.0
+
+    _, m, n = meter.run_round(big, 1)
+    assert n == 1 and m.counts["instructions"] == 5 * C.TARGET_INSTRUCTIONS
+    assert calls == [2, 1, 1, 1], "first touches, one counted call to size the round, one warm-up, the round"
+    calls.clear()
+    _, m, n = meter.run_round(big, None)  # pedantic: one call whose result pytest-benchmark keeps
+    assert n == 1 and calls == [0] and m.counts["instructions"] == 5 * C.TARGET_INSTRUCTIONS
+
+
+def test_child_process_in_a_round_is_refused_by_name(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    lib = SimLib(tmp_path)
+    meter = C.CountedMeter(CM.DEFAULT, lib=lib, out_dir=tmp_path)
+    meter.begin_benchmark("t.py::test_spawns")
+
+    def spawns(n: int) -> float:
+        subprocess.run([sys.executable, "-c", ""], check=False)
+        return 0.0
+
+    with pytest.raises(C.ChildProcessRefused, match=r"t.py::test_spawns starts a child process \(subprocess.Popen\)"):
+        meter.run_round(spawns, 1)
+    assert not meter.in_round
+    subprocess.run([sys.executable, "-c", ""], check=True)  # outside a round: allowed
+    meter.start()  # the window was closed by the refusal
+    meter.stop()
+
+
+def test_seed_random_repeats_module_level_data() -> None:
+    import random
+
+    C.seed_random()
+    a = random.random()
+    random.random()
+    C.seed_random()
+    assert random.random() == a
+
+
+@pytest.mark.parametrize("option, fragment", [
+    ({"numprocesses": 2, "dist": "load", "tx": ["popen"] * 2}, "-n 2"),
+    ({"numprocesses": None, "dist": "no", "tx": ["popen"]}, "--tx"),
+    ({"numprocesses": None, "dist": "loadscope", "tx": []}, "--dist=loadscope"),
+])
+def test_xdist_is_refused_in_one_line(option: dict[str, Any], fragment: str) -> None:
+    import types
+
+    with pytest.raises(ConfigError, match="pytest-benchmark disables every benchmark under pytest-xdist") as e:
+        C.refuse_xdist(types.SimpleNamespace(**option))
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+    C.refuse_xdist(types.SimpleNamespace(numprocesses=0, dist="no", tx=[]))  # -n 0 runs
+
+
+def test_valgrind_cache_notes_are_hidden(tmp_path: Path) -> None:
+    (tmp_path / "valgrind.12.log").write_text(
+        "--12-- warning: L3 cache found, using its data for the LL simulation.\n"
+        "--12-- warning: specified LL cache: line_size 64  assoc 1  total_size 402,653,184\n"
+        "--12-- warning: simulated LL cache: line_size 64  assoc 2  total_size 536,870,912\n"
+        "==12== Process terminating with default action of signal 11 (SIGSEGV)\n")
+    assert C.valgrind_messages(tmp_path) == ["==12== Process terminating with default action of signal 11 (SIGSEGV)"]
+
+
+def test_counted_run_fixes_pytest_benchmark_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    monkeypatch.setenv(C.DIR_ENV, "/nonexistent")
+    monkeypatch.setenv(C.ROUNDS_ENV, "4")
+    registered: list[str] = []
+    option = types.SimpleNamespace(benchmark_min_rounds=5, benchmark_max_time=1.0, benchmark_min_time=5e-6,
+                                   benchmark_calibration_precision=10, benchmark_warmup=True)
+    config = types.SimpleNamespace(option=option, pluginmanager=types.SimpleNamespace(
+        register=lambda plugin, name: registered.append(name)))
+    assert C.counted_cmdline_main(config) is None
+    assert option.benchmark_min_rounds == 4 and option.benchmark_max_time == 0.0 and option.benchmark_warmup is False
+    assert registered == ["greenbench-counted-run"]
