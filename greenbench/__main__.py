@@ -4,6 +4,7 @@
     greenbench history [--storage .benchmarks]  # energy across stored runs
     greenbench export FORMAT RESULTS.json       # Bencher / github-action-benchmark / CodeCarbon CSV
     greenbench calibrate                        # fit the counted meter's coefficients to RAPL
+    greenbench explain RUN_A RUN_B [-k NAME]    # where a counted benchmark's energy moved, per function
 
 Bad input prints one line ``error: ...`` and exits 2; nothing is half-written.
 """
@@ -20,6 +21,7 @@ COMMANDS = {
     "history": "greenbench.history",
     "export": "greenbench.exports",
     "calibrate": "greenbench.calibrate",
+    "explain": "greenbench.explain",
 }
 
 

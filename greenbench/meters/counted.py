@@ -231,8 +231,12 @@ class CountedMeter(MeterBase):
 
     def _measurement(self, counts: Mapping[str, int], duration: float, cpu: float) -> Measurement:
         split = CM.energy_split_j(counts, self.coefficients)
-        return Measurement(energy_j=sum(split.values()), duration_s=duration, cpu_time_s=cpu, source="counted",
-                           estimated=True, domains=split, counts=dict(counts))
+        m = Measurement(energy_j=sum(split.values()), duration_s=duration, cpu_time_s=cpu, source="counted",
+                        estimated=True, domains=split, counts=dict(counts))
+        from greenbench import profile  # issue #24: the measured calls' per-function costs kept beside it
+
+        profile.keep(self, m)
+        return m
 
     def _instrument(self) -> None:
         if not self._instrumented:
@@ -342,9 +346,12 @@ class CountedMeter(MeterBase):
         if not files:
             raise MeterError(f"counted meter: callgrind wrote no dump into {self.out_dir}")
         total: dict[str, int] = {}
+        self.dump_texts = []  # issue #24: the last dump's per-function costs (greenbench.profile.keep)
         for f in files:  # normally one; several only if someone else dumped too
-            for k, v in parse_callgrind(f.read_text(encoding="utf-8", errors="replace"), str(f)).items():
+            text = f.read_text(encoding="utf-8", errors="replace")
+            for k, v in parse_callgrind(text, str(f)).items():
                 total[k] = total.get(k, 0) + v
+            self.dump_texts.append(text)
             f.unlink()
         return total
 
