@@ -58,6 +58,8 @@ class EnergySession:
     #: --energy-codecarbon: one CodeCarbon tracker around each whole benchmark (greenbench.sidebyside)
     codecarbon: bool = False
     _codecarbon_window: Any = None
+    #: --carbon-region as given (exports name the country from it; None: --carbon-intensity or the default)
+    carbon_region: str | None = None
     baseline_entries: dict[str, Any] | None = None
     summary_paths: list[Any] = field(default_factory=list)
     #: gate (#17): stored runs saved before the compared baseline, newest first (run-to-run spread)
@@ -165,6 +167,7 @@ class EnergySession:
             "device": self.resolved_device(),
             "intensity_g_per_kwh": self.intensity.g_per_kwh,
             "intensity_label": self.intensity.label,
+            "carbon_region": self.carbon_region,
             "python": platform.python_version(),
             "codecarbon": _codecarbon_setting(self.codecarbon),
         }
@@ -307,6 +310,7 @@ def make_session(option: Any) -> EnergySession:
         meter_name=name,
         report_dir=report_dir,
         codecarbon=bool(getattr(option, "energy_codecarbon", False)),
+        carbon_region=getattr(option, "carbon_region", None),
         fail_inconclusive=bool(getattr(option, "energy_compare_fail_inconclusive", False)),
     )
 
