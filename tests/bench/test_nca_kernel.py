@@ -106,3 +106,18 @@ def test_numba_matches_torch_with_the_shipped_trained_rule() -> None:
             worst = max(worst, float(np.abs(K.hwc_to_nchw(state) - ref[t]).max()))
         assert worst <= MAX_ABS_DIFF
     assert float(np.abs(ref[-1] - x0).max()) > 0.1
+
+
+@pytest.mark.parametrize(("h", "w"), [(70, 23), (5, K.BLOCK_CELLS + 3), (3, 3)],
+                         ids=["blocks-with-remainder", "row-wider-than-block", "smallest"])
+def test_dense_kernel_blocks_of_rows_match_torch(h: int, w: int) -> None:
+    """step_all takes whole rows BLOCK_CELLS cells at a time: the last block is short, a row wider than a
+    block is a block of its own, and the circular neighbours still wrap across block edges."""
+    rng = np.random.default_rng(5)
+    weights = M.random_weights(9, scale_w2=0.5)
+    x0 = M.seed_state(rng, 1, h, w, noise=0.5)
+    masks = M.draw_masks(rng, 3, h, w)
+    ref = _torch_run(weights, x0, masks)[-1]
+    got = K.hwc_to_nchw(K.run(K.nchw_to_hwc(x0), masks, weights))
+    assert float(np.abs(got - ref).max()) <= MAX_ABS_DIFF
+    assert float(np.abs(ref - x0).max()) > 0.01

@@ -8,10 +8,13 @@ channel, circular boundary), the MLP, and ``out = state + Δ·mask``, exactly
 the arithmetic of :meth:`TextureNCA.forward`, so the two agree to float32
 rounding.
 
-The grid is split into rows, run in parallel with ``prange``.  Per row, the
-perception vectors of the row's cells are gathered into a ``(W, 48)`` matrix
-and the MLP runs as two small matrix products (``np.dot`` → BLAS sgemm),
-which is where the time goes (5,760 of the ~6,000 MACs per cell).
+The grid is split into blocks of whole rows (about :data:`BLOCK_CELLS`
+cells), run in parallel with ``prange``.  Per block, the perception vectors
+of its cells are gathered into an ``(M, 48)`` matrix and the MLP runs as two
+matrix products (``np.dot`` → BLAS sgemm), which is where the time goes
+(5,760 of the ~6,000 MACs per cell): the dense kernel is as fast as the BLAS
+sgemm it calls (see ``bench/bench_nca_kernel.py``, and the OpenBLAS core type
+it reports).
 
 Two kernels, because skipping is a fairness choice:
 
@@ -44,6 +47,9 @@ from .model import CHANNELS, HIDDEN, PERCEPTION, NCAWeights
 _ZERO = np.float32(0.0)
 _TWO = np.float32(2.0)
 _TWELVE = np.float32(12.0)
+#: cells per block in :func:`step_all` (whole rows): perception (48 floats/cell) and hidden (96) of a
+#: block take 288 KiB, inside one core's L2, and each sgemm gets M = 768 rows instead of one grid row
+BLOCK_CELLS = 768
 
 
 @njit(cache=True, inline="always")
@@ -70,30 +76,52 @@ def _perceive_cell(state, y, x, ym, yp, xm, xp, row, r):  # noqa: PLR0917  # pra
         row[r, 4 * c + 3] = (nw + ne + sw + se) + _TWO * (n + w + e + s) - _TWELVE * s0
 
 
+@njit(cache=True, inline="always")
+def _perceive_row(state, y, perc, r0):  # pragma: no cover
+    """Perception vectors of row ``y`` into ``perc[r0 + x, :]``; neighbours without ``%`` per cell."""
+    height, width = state.shape[0], state.shape[1]
+    ym = y - 1 if y > 0 else height - 1
+    yp = y + 1 if y < height - 1 else 0
+    for x in range(width):
+        xm = x - 1 if x > 0 else width - 1
+        xp = x + 1 if x < width - 1 else 0
+        _perceive_cell(state, y, x, ym, yp, xm, xp, perc, r0 + x)
+
+
 @njit(parallel=True, cache=True)
 def step_all(state, mask, w1, b1, w2, out):  # noqa: PLR0917  # pragma: no cover
-    """One NCA step for every cell: ``out = state + MLP(perceive(state)) * mask``."""
+    """One NCA step for every cell: ``out = state + MLP(perceive(state)) * mask``.
+
+    Rows are taken :data:`BLOCK_CELLS` cells at a time (whole rows), so each
+    of the two matrix products is one sgemm over the block, and the block's
+    perception / hidden matrices stay in L2 between them.
+    """
     height, width, n_ch = state.shape
     n_hidden = w1.shape[1]
     n_perc = w1.shape[0]
-    for y in prange(height):
-        ym = (y - 1) % height
-        yp = (y + 1) % height
-        perc = np.empty((width, n_perc), dtype=np.float32)
-        hid = np.empty((width, n_hidden), dtype=np.float32)
-        dlt = np.empty((width, n_ch), dtype=np.float32)
-        for x in range(width):
-            _perceive_cell(state, y, x, ym, yp, (x - 1) % width, (x + 1) % width, perc, x)
+    rows = max(1, min(height, BLOCK_CELLS // width))
+    n_blocks = (height + rows - 1) // rows
+    for blk in prange(n_blocks):
+        y0 = blk * rows
+        y1 = min(height, y0 + rows)
+        m = (y1 - y0) * width
+        perc = np.empty((m, n_perc), dtype=np.float32)
+        hid = np.empty((m, n_hidden), dtype=np.float32)
+        dlt = np.empty((m, n_ch), dtype=np.float32)
+        for y in range(y0, y1):
+            _perceive_row(state, y, perc, (y - y0) * width)
         np.dot(perc, w1, hid)
-        for x in range(width):
+        for i in range(m):
             for j in range(n_hidden):
-                v = hid[x, j] + b1[j]
-                hid[x, j] = v if v > _ZERO else _ZERO
+                v = hid[i, j] + b1[j]
+                hid[i, j] = v if v > _ZERO else _ZERO
         np.dot(hid, w2, dlt)
-        for x in range(width):
-            m = mask[y, x]
-            for c in range(n_ch):
-                out[y, x, c] = state[y, x, c] + dlt[x, c] * m
+        for y in range(y0, y1):
+            r0 = (y - y0) * width
+            for x in range(width):
+                mk = mask[y, x]
+                for c in range(n_ch):
+                    out[y, x, c] = state[y, x, c] + dlt[r0 + x, c] * mk
 
 
 @njit(parallel=True, cache=True)
@@ -121,7 +149,8 @@ def step_skip(state, mask, w1, b1, w2, out):  # noqa: PLR0917  # pragma: no cove
         dlt = np.empty((n_fire, n_ch), dtype=np.float32)
         for r in range(n_fire):
             x = idx[r]
-            _perceive_cell(state, y, x, ym, yp, (x - 1) % width, (x + 1) % width, perc, r)
+            _perceive_cell(state, y, x, ym, yp, x - 1 if x > 0 else width - 1, x + 1 if x < width - 1 else 0,
+                           perc, r)
         np.dot(perc, w1, hid)
         for r in range(n_fire):
             for j in range(n_hidden):
