@@ -121,8 +121,52 @@ def write_text(path: str | Path, text: str, what: str = "output") -> Path:
     return write_with(path, writer, what)
 
 
+def json_safe(value: Any) -> str:
+    """A JSON stand-in for a value JSON cannot hold (a ``bytes`` parametrize value, a set, an object).
+
+    pytest-benchmark's own convention (``UNSERIALIZABLE[...]``), so results.json agrees with the file
+    pytest-benchmark saves for the same run.
+    """
+    return f"UNSERIALIZABLE[{value!r}]"
+
+
 def write_json(path: str | Path, data: Any, what: str = "output") -> Path:
-    return write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True) + "\n", what)
+    return write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True, default=json_safe) + "\n",
+                      what)
+
+
+def _probe_dir(folder: Path, what: str, shown: str | Path) -> None:
+    """Create and remove a file in ``folder``: the only honest test that it can be written (root, /proc, ro)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".greenbench-probe-")
+    except OSError as exc:
+        raise ConfigError(f"{what} {shown}: cannot write in {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+def check_output_file(path: str | Path | None, what: str, *, create_parents: bool = True) -> Path:
+    """Refuse, before any work, a file target that cannot be written (one line naming ``what``).
+
+    An empty path, a folder, a parent that is a file, or a place this process cannot write in
+    (tested by creating a file there).  ``create_parents=False`` (``$GITHUB_STEP_SUMMARY``, appended
+    to): the folder must exist already.  Device nodes and ``/dev/fd/N`` are written into, not checked.
+    """
+    target = check_path(path, what)
+    if _open_fd(target) is not None or (target.exists() and not target.is_file()):
+        return target
+    parent = target.absolute().parent
+    if not parent.exists():
+        if not create_parents:
+            raise ConfigError(f"{what} {path}: folder {parent} does not exist")
+        parent = _nearest_existing(parent)
+    if not parent.is_dir():
+        raise ConfigError(f"{what} {path}: {parent} is not a folder")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise ConfigError(f"{what} {path}: not writable (permission denied)")
+    _probe_dir(parent, what, target)
+    return target
 
 
 def figure_format(path: str | Path, what: str = "--plot") -> str:
@@ -184,6 +228,7 @@ def check_report_dir(path: str | Path | None, what: str = "--energy-report") -> 
         raise ConfigError(f"{what} {path}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{what} {path}: cannot write in {parent} (permission denied)")
+    _probe_dir(parent, what, path)  # as root, os.access says yes to /proc and read-only mounts
     return target
 
 
@@ -224,6 +269,66 @@ def _clean_stale(parent: Path, name: str) -> None:
                 shutil.rmtree(parent / entry, ignore_errors=True)
 
 
+#: report folders this process holds the lock of (absolute path -> lock file descriptor)
+_HELD: dict[str, tuple[int, Path]] = {}
+
+
+def _lock_path(target: Path) -> Path:
+    absolute = Path(os.path.abspath(target))
+    return _nearest_existing(absolute.parent) / f".{absolute.name}.greenbench-lock"
+
+
+def lock_folder(path: str | Path, what: str = "--energy-report") -> None:
+    """Hold the report folder ``path`` for this process until :func:`unlock_folder` (or exit).
+
+    A lock file beside the folder, locked with ``flock``: a second run writing the same folder at once
+    is refused in one line naming the process that holds it (issue #21: the run that loses says so,
+    instead of both printing "report written").  Re-entrant within a process.
+    """
+    import fcntl
+
+    key = os.path.abspath(path)
+    if key in _HELD:
+        return
+    lock = _lock_path(Path(path))
+    for _ in range(5):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666 & ~_umask())
+        except OSError as exc:
+            raise ConfigError(f"{what} {path}: cannot create its lock file {lock} ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise ConfigError(f"{what} {path}: another greenbench run (pid {holder}) is writing this folder "
+                              "now; wait for it to finish or give another folder") from None
+        try:  # the holder before us may have removed the file between our open and our lock
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except OSError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _HELD[key] = (fd, lock)
+        return
+    raise ConfigError(f"{what} {path}: its lock file {lock} keeps being replaced; try again")
+
+
+def unlock_folder(path: str | Path) -> None:
+    """Release :func:`lock_folder`'s lock and remove the lock file (no-op when not held)."""
+    held = _HELD.pop(os.path.abspath(path), None)
+    if held is None:
+        return
+    fd, lock = held
+    with contextlib.suppress(OSError):
+        os.unlink(lock)  # removed while still locked: a waiter re-checks the inode
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
 def write_folder(path: str | Path, fill: Callable[[Path], None], *, marker: dict[str, Any] | None = None,
                  what: str = "--energy-report") -> Path:
     """Build a folder with ``fill(staging_dir)``, then swap it in whole for ``path``; return ``path``.
@@ -231,6 +336,17 @@ def write_folder(path: str | Path, fill: Callable[[Path], None], *, marker: dict
     The folder gets :data:`REPORT_MARKER` (JSON ``marker``).  An existing folder is replaced only if
     :func:`check_report_dir` accepts it; staging is removed on any error or interruption.
     """
+    held = os.path.abspath(path) in _HELD
+    lock_folder(path, what)  # a concurrent writer of the same folder is refused, never silently overwritten
+    try:
+        return _write_folder(path, fill, marker, what)
+    finally:
+        if not held:
+            unlock_folder(path)
+
+
+def _write_folder(path: str | Path, fill: Callable[[Path], None], marker: dict[str, Any] | None,
+                  what: str) -> Path:
     target = check_report_dir(path, what)
     parent = Path(os.path.abspath(target)).parent
     parent.mkdir(parents=True, exist_ok=True)

@@ -167,14 +167,18 @@ def plot(series: Sequence[Series], runs: Sequence[Run], path: Path, rule: gate.G
 
 def markdown(series: Sequence[Series], runs: Sequence[Run], rule: gate.GateRule, png: str | None) -> str:
     est = any(p.estimated for s in series for p in s.points)
+    from greenbench.textsafe import md_code, md_text  # issue #21: ids, commits, meters are text, not markup
+
     md = ["# greenbench energy history", "",
-          f"{len(runs)} runs from `{runs[0].path.parent}` (oldest first); energy per call, statistic "
+          f"{len(runs)} runs from {md_code(runs[0].path.parent, table=False)} (oldest first); "
+          "energy per call, statistic "
           f"`{rule.field}`; regressions called by the energy gate ({rule}) between consecutive runs.", ""]
     if png:
         md += [f"![energy across runs]({png})", ""]
     md += ["| run | commit | date | meter |", "|---|---|---|---|"]
-    md += [f"| {r.number:04d} | `{r.commit[:12] or '?'}` | {r.date} | {r.meter or '?'} |" for r in runs]
-    md += ["", "| benchmark | " + " | ".join(r.label for r in runs) + " | regressions |",
+    md += [f"| {r.number:04d} | {md_code(r.commit[:12] or '?')} | {md_text(r.date)} | {md_text(r.meter or '?')} |"
+           for r in runs]
+    md += ["", "| benchmark | " + " | ".join(md_text(r.label) for r in runs) + " | regressions |",
            "|---|" + "---:|" * len(runs) + "---|"]
     for s in series:
         by_run = {p.run.path: p for p in s.points}
@@ -186,8 +190,8 @@ def markdown(series: Sequence[Series], runs: Sequence[Run], rule: gate.GateRule,
                 continue
             text = R.mark(fmt_si(p.energy_j, "J"), p.estimated)
             cells.append(f"**{text} ▼ {p.change:+.0%}**" if p.verdict == "regression" else text)
-        regs = ", ".join(f"{p.run.label} ({p.change:+.0%})" for p in s.regressions) or "-"
-        md.append(f"| `{s.name}` | " + " | ".join(cells) + f" | {regs} |")
+        regs = ", ".join(f"{md_text(p.run.label)} ({p.change:+.0%})" for p in s.regressions) or "-"
+        md.append(f"| {md_code(s.name)} | " + " | ".join(cells) + f" | {regs} |")
     if est:
         md += ["", R.ESTIMATED_LEGEND + "."]
     return "\n".join(md) + "\n"

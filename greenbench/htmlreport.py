@@ -89,6 +89,22 @@ window.onerror=function(msg,src,line){var e=document.getElementById('js-errors')
 """
 
 
+def csp_hash(source: str) -> str:
+    """A CSP source expression allowing exactly this inline ``<script>``/``<style>`` text (CSP 3 hash)."""
+    import hashlib
+
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def csp() -> str:
+    """The page's Content-Security-Policy: its own script and style only (by hash), pictures as data: URIs.
+
+    No ``'unsafe-inline'``: a ``<script>`` or ``style`` attribute that came in with a test id or a suite's
+    section is not run (issue #21).
+    """
+    return f"default-src 'none'; img-src data:; style-src {csp_hash(CSS)}; script-src {csp_hash(JS)}"
+
+
 def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
@@ -223,6 +239,11 @@ def render(output: dict[str, Any], out_dir: Path, *, sections_md: Sequence[str] 
     notes = sorted({n for b in benchmarks for n in (R.energy(b) or {}).get("notes", []) or []})
     body = ["<h1>greenbench report</h1>", '<pre id="js-errors"></pre>',
             '<ul class="facts">' + "".join(f"<li>{f}</li>" for f in facts) + "</ul>"]
+    gb_file = output.get("greenbench")
+    if isinstance(gb_file, dict) and gb_file.get("interrupted"):  # issue #21: the page says so, as README.md does
+        body.append('<p class="note" id="interrupted"><b>This run was interrupted</b> (Ctrl-C or SIGTERM): '
+                    "benchmarks after the interruption are missing, and the energy gate refuses this run as a "
+                    "baseline.</p>")
     if est_n:
         body.append(f'<p class="note" id="estimated-note"><b>{est_n} of {len(benchmarks)} figures are estimated</b>'
                     " (marked <span class=\"est\">*</span>): not read off a hardware energy counter. "
@@ -248,8 +269,7 @@ def render(output: dict[str, Any], out_dir: Path, *, sections_md: Sequence[str] 
         body.append("<h2>Section errors</h2><ul>" + "".join(f"<li>{esc(e)}</li>" for e in errors) + "</ul>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-            "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp()}\">"
             f"<title>greenbench report — {len(benchmarks)} benchmarks</title><style>{CSS}</style></head>\n"
             f"<body><main>\n{chr(10).join(body)}\n</main><script>{JS}</script></body></html>\n")
 

@@ -22,6 +22,7 @@ from typing import Any
 from greenbench import atomic
 from greenbench import results as R
 from greenbench.errors import GreenbenchError
+from greenbench.textsafe import md_code, md_text, plain
 from greenbench.units import fmt_si
 
 HIGHER_IS_BETTER = ("accuracy", "iou", "psnr", "is_", "ssim", "f1")
@@ -68,7 +69,8 @@ def phase_of(b: R.Bench) -> str:
 
 
 def _label(b: R.Bench) -> str:
-    return str(b.get("name", "?")).removeprefix("test_")
+    # control bytes never reach a plot label, and '$' never starts matplotlib's mathtext
+    return plain(b.get("name", "?")).removeprefix("test_").replace("$", r"\$")
 
 
 def plot_energy(benchmarks: list[R.Bench], path: Path) -> Path | None:
@@ -81,11 +83,11 @@ def plot_energy(benchmarks: list[R.Bench], path: Path) -> Path | None:
     if not rows:
         return None
     rows.sort(key=lambda r: (str(r[0].get("group")), r[1]))
-    groups = sorted({str(b.get("group")) for b, _ in rows})
+    groups = sorted({plain(b.get("group")).replace("$", r"\$") for b, _ in rows})
     colours = dict(zip(groups, group_colours(len(groups)), strict=True))  # one distinct colour per group
     fig, ax = plt.subplots(figsize=(10, 0.28 * len(rows) + 1.8))
     energies = [e for _, e in rows]
-    ax.barh(range(len(rows)), energies, color=[colours[str(b.get("group"))] for b, _ in rows])
+    ax.barh(range(len(rows)), energies, color=[colours[plain(b.get("group")).replace("$", r"\$")] for b, _ in rows])
     ax.set_yticks(range(len(rows)), [R.mark(_label(b), R.is_estimated(b)) for b, _ in rows], fontsize=7)
     log = max(energies) / min(energies) >= 10  # a log axis only where the energies span a decade
     if log:
@@ -168,11 +170,11 @@ def summary_table(benchmarks: list[R.Bench]) -> str:
     ]
     for b in sorted(benchmarks, key=lambda b: (str(b.get("group")), str(b.get("name")))):
         est = R.is_estimated(b)
-        q = ", ".join(f"{k} {v:.4g}" for k, v in R.quality(b).items()) or "-"
+        q = ", ".join(f"{md_text(k)} {v:.4g}" for k, v in R.quality(b).items()) or "-"
         lines.append(
-            f"| {b.get('group') or '-'} | `{b.get('name')}` | {fmt_si(R.time_s(b), 's')} | "
+            f"| {md_text(b.get('group') or '-')} | {md_code(b.get('name'))} | {fmt_si(R.time_s(b), 's')} | "
             f"{R.fmt_energy(b)} | {R.mark(fmt_si(R.power_w(b), 'W'), est)} | "
-            f"{R.mark(fmt_si(R.co2e_g(b), 'g'), est)} | {q} | {R.source(b)} |"
+            f"{R.mark(fmt_si(R.co2e_g(b), 'g'), est)} | {q} | {md_text(R.source(b))} |"
         )
     return "\n".join(lines)
 
@@ -241,16 +243,18 @@ def _fill_report(output: dict[str, Any], out: Path, sections: Sequence[Any], ver
     meter = gb.get("meter") or {}
     cpu = (mi.get("cpu") or {}).get("brand_raw") or mi.get("processor") or "?"
     est = any(R.is_estimated(b) for b in benchmarks)
+    t = md_text  # everything below that came from the run's files is text, never markup (issue #21)
     md = [
         "# greenbench report\n",
-        f"- when: {output.get('datetime', '?')}; commit: {(output.get('commit_info') or {}).get('id', '?')}",
-        f"- machine: {mi.get('node', '?')} — {cpu}, {mi.get('system', '?')}, Python {mi.get('python_version', '?')}",
-        f"- meter: **{meter.get('source', '?')}** ("
-        + ("estimated" if meter.get("estimated", True) else "hardware counter")
+        f"- when: {t(output.get('datetime', '?'))}; commit: {t((output.get('commit_info') or {}).get('id', '?'))}",
+        f"- machine: {t(mi.get('node', '?'))} — {t(cpu)}, {t(mi.get('system', '?'))}, "
+        f"Python {t(mi.get('python_version', '?'))}",
+        f"- meter: **{t(meter.get('source', '?'))}** ("
+        + ("estimated" if meter.get("estimated", True) is not False else "hardware counter")
         + ")"
-        + (f" — {meter.get('reason')}" if meter.get("reason") else ""),
-        f"- threads: {gb.get('threads', '?')}; device: {gb.get('device', '?')}; "
-        f"carbon intensity: {gb.get('intensity_label', '?')}",
+        + (f" — {t(meter.get('reason'))}" if meter.get("reason") else ""),
+        f"- threads: {t(gb.get('threads', '?'))}; device: {t(gb.get('device', '?'))}; "
+        f"carbon intensity: {t(gb.get('intensity_label', '?'))}",
         f"- {len(benchmarks)} benchmarks with energy; figures are per call, median over rounds.",
     ]
     if est:
@@ -270,13 +274,13 @@ def _fill_report(output: dict[str, Any], out: Path, sections: Sequence[Any], ver
     warned = [(b["name"], w) for b in benchmarks for w in (R.energy(b) or {}).get("warnings", [])]
     if warned:
         md.append(f"<details><summary>Measurement warnings ({len(warned)})</summary>\n")
-        md.extend(f"- `{n}`: {w}" for n, w in warned)
+        md.extend(f"- {md_code(n, table=False)}: {md_text(w)}" for n, w in warned)
         md.append("\n</details>\n")
     parts, errors = render_sections(sections, output.get("benchmarks", []), out)
     md.extend(parts)
     if errors:
         md.append("## Section errors\n")
-        md.extend(f"- {e}" for e in errors)
+        md.extend(f"- {md_text(e)}" for e in errors)
     atomic.write_text(out / "README.md", "\n".join(md) + "\n")
     from greenbench.htmlreport import write_html
 

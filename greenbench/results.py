@@ -165,16 +165,110 @@ def label(value: Any) -> str:
     return text if text.isprintable() else repr(text)
 
 
+#: sources whose figures are never read off a hardware counter: ``"estimated": false`` on them is a lie
+ESTIMATED_SOURCES = frozenset({"model", "codecarbon", "counted", "null"})
+#: energy-block fields that hold one figure each (J, W, g, s): a number, finite and >= 0 when present
+_SCALARS = ("total_j", "power_w", "co2e_g", "cpu_time_s")
+#: energy-block fields that map statistic names to figures (J per call)
+_TABLES = ("per_call_j", "clean_j", "domains_j")
+
+
+def _bad_number(value: Any) -> str | None:
+    """Why ``value`` is not a figure (a finite number >= 0), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{type(value).__name__} {label(repr(value))[:40]}"
+    if not math.isfinite(value):
+        return repr(float(value))
+    if value < 0:
+        return f"negative ({value!r})"
+    return None
+
+
+def energy_problem(e: Mapping[str, Any]) -> str | None:
+    """The first field of an energy block that no reader may show as a value, named; None when sound.
+
+    The one validation every reader of saved results goes through (the report, exports, the gate,
+    ``greensim run --results``, ``history``): ``estimated`` must be true or false (never null or a
+    string) and cannot be false for a source that only estimates (:data:`ESTIMATED_SOURCES`), and
+    every energy figure must be a finite number >= 0 (never a string, a bool, NaN or negative).
+    """
+    est = e.get("estimated", True)
+    if not isinstance(est, bool):
+        return f"estimated is {label(repr(est))[:40]}; expected true or false"
+    src = e.get("source")
+    if src is not None and not isinstance(src, str):
+        return f"source is {type(src).__name__} {label(repr(src))[:40]}; expected a meter name"
+    if est is False and isinstance(src, str) and set(src.split("+")) & ESTIMATED_SOURCES:
+        return (f"estimated is false for source {label(src)!r}, which is never read off a hardware counter; "
+                "the file was edited or written by another tool")
+    for name in _TABLES:
+        table = e.get(name)
+        if table is None and (name not in e or name == "domains_j"):
+            continue
+        if not isinstance(table, Mapping):
+            return f"{name} is {type(table).__name__}; expected a mapping of figures"
+        for key, value in table.items():
+            if name != "domains_j" and key in ("rounds", "n"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    return f"{name}.{label(key)} is {label(repr(value))[:40]}; expected a count"
+                continue
+            why = _bad_number(value)
+            if why is not None:
+                return f"{name}.{label(key)} is {why}; expected a finite number >= 0"
+    for name in _SCALARS:
+        if name in e and e[name] is not None:
+            value = e[name]
+            # power_w is NaN in the recorder when no window had a duration (never, since durations are > 0)
+            why = _bad_number(value)
+            if why is not None:
+                return f"{name} is {why}; expected a finite number >= 0"
+    rounds = e.get("rounds_j")
+    if rounds is not None:
+        if not isinstance(rounds, (list, tuple)):
+            return f"rounds_j is {type(rounds).__name__}; expected a list of figures"
+        for i, value in enumerate(rounds):
+            why = _bad_number(value)
+            if why is not None:
+                return f"rounds_j[{i}] is {why}; expected a finite number >= 0"
+    return None
+
+
 def check_output(data: Mapping[str, Any], where: str) -> None:
-    """Check the versions of a whole pytest-benchmark JSON document."""
+    """Check a whole pytest-benchmark JSON document: versions, ``machine_info``, every energy block.
+
+    One line naming the benchmark and field (:func:`energy_problem`); every reader of saved
+    results (:func:`load`, the gate's baseline check) calls this.
+    """
     gb = data.get("greenbench")
+    if gb is not None and not isinstance(gb, Mapping):
+        raise DataError(f"{where}: greenbench is {type(gb).__name__}; expected a mapping")
     if isinstance(gb, Mapping):
         check_version(gb.get("schema_version"), f"{where}: greenbench")
-    for i, b in enumerate(data.get("benchmarks") or []):
+    mi = data.get("machine_info")
+    if mi is not None and not isinstance(mi, Mapping):
+        raise DataError(f"{where}: machine_info is {type(mi).__name__}; expected a mapping")
+    mgb = (mi or {}).get("greenbench")
+    if mgb is not None:
+        if not isinstance(mgb, Mapping):
+            raise DataError(f"{where}: machine_info.greenbench is {type(mgb).__name__} "
+                            f"{label(repr(mgb))[:40]}; expected a mapping (the meter, threads, intensity)")
+        meter = mgb.get("meter")
+        if meter is not None and not isinstance(meter, Mapping):
+            raise DataError(f"{where}: machine_info.greenbench.meter is {type(meter).__name__}; expected a mapping")
+        if isinstance(meter, Mapping) and meter.get("source") is not None and not isinstance(meter["source"], str):
+            raise DataError(f"{where}: machine_info.greenbench.meter.source is not a string")
+    benchmarks = data.get("benchmarks") or []
+    if not isinstance(benchmarks, list):
+        raise DataError(f"{where}: benchmarks is {type(benchmarks).__name__}; expected a list")
+    for i, b in enumerate(benchmarks):
         info = b.get("extra_info") if isinstance(b, Mapping) else None
         e = info.get("energy") if isinstance(info, Mapping) else None
         if isinstance(e, Mapping):
-            check_version(e.get("schema_version"), f"{where}: benchmarks[{i}] ({label(b.get('fullname', '?'))}) energy")
+            name = label(b.get("fullname", "?"))
+            check_version(e.get("schema_version"), f"{where}: benchmarks[{i}] ({name}) energy")
+            problem = energy_problem(e)
+            if problem is not None:
+                raise DataError(f"{where}: benchmarks[{i}] ({name}) extra_info.energy.{problem}")
 
 
 def energy(b: Bench) -> Mapping[str, Any] | None:
@@ -183,7 +277,11 @@ def energy(b: Bench) -> Mapping[str, Any] | None:
     e = info.get("energy")
     if not isinstance(e, Mapping):
         return None
-    check_version(e.get("schema_version"), f"{b.get('fullname', b.get('name', '?'))}: energy")
+    where = f"{label(b.get('fullname', b.get('name', '?')))}: energy"
+    check_version(e.get("schema_version"), where)
+    problem = energy_problem(e)
+    if problem is not None:
+        raise DataError(f"{where}: {problem}")
     return e
 
 
@@ -212,7 +310,7 @@ def energy_j(b: Bench, stat: str = "median") -> float:
     e = energy(b)
     if not e:
         return math.nan
-    return float(e.get("per_call_j", {}).get(stat, math.nan))
+    return float((e.get("per_call_j") or {}).get(stat, math.nan))
 
 
 def time_s(b: Bench, stat: str = "median") -> float:

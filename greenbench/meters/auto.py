@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
+import math
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from greenbench.errors import ConfigError, MeterError, MeterUnavailable
-from greenbench.meters.base import Measurement, Meter, MeterBase
+from greenbench.meters.base import _SOURCE_NAME, Measurement, Meter, MeterBase
 from greenbench.meters.codecarbon import CodeCarbonMeter
 from greenbench.meters.model import ModelMeter
 from greenbench.meters.nvml import NvmlMeter, nvidia_driver_present
@@ -122,7 +125,8 @@ def _try(factory: Callable[[], _M]) -> tuple[_M | None, str]:
         return None, str(exc)
 
 
-def probe(powercap_root: str | os.PathLike[str] = DEFAULT_POWERCAP_ROOT, nvml: Any = None) -> Probe:
+def probe(powercap_root: str | os.PathLike[str] = DEFAULT_POWERCAP_ROOT, nvml: Any = None,
+          check_moving: bool | None = None) -> Probe:
     """Probe every source (uncached; :func:`auto_meter` caches the default probe).
 
     ``powercap_root`` and ``nvml`` (a pynvml-like module) are for tests.
@@ -130,6 +134,13 @@ def probe(powercap_root: str | os.PathLike[str] = DEFAULT_POWERCAP_ROOT, nvml: A
     no NVIDIA driver shows itself.
     """
     rapl, rapl_why = _try(lambda: RaplMeter(powercap_root))
+    if check_moving is None:  # the real counters are checked; a test's fake tree is left as it is
+        check_moving = os.fspath(powercap_root) == os.fspath(DEFAULT_POWERCAP_ROOT)
+    if rapl is not None and check_moving and not rapl.moves():
+        rapl.close()
+        rapl_why = (f"RAPL: counters under {rapl.layout.root} are readable but none moved while this process "
+                    "burned CPU: stuck or virtualised, not 0 J")
+        rapl = None
     if nvml is None and not nvidia_driver_present():
         gpu: NvmlMeter | None = None
         nvml_why = "NVML: no NVIDIA driver here (/proc/driver/nvidia and /dev/nvidiactl absent)"
@@ -218,22 +229,165 @@ def _counted() -> Meter:
     return CountedMeter()
 
 
+#: --energy-meter MODULE:CLASS (CLASS may be dotted: an attribute of an attribute)
+_USER_SPEC = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
+#: seconds a meter of the user's may take in start() or stop() before it is stopped with an error
+USER_METER_TIMEOUT_S = 10.0
+#: most power (W) a window of a meter of the user's may claim (1 MW: no single machine draws it)
+USER_METER_MAX_POWER_W = 1e6
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+class _Timeout(Exception):
+    pass
+
+
+class CheckedMeter:
+    """A meter of the user's (``--energy-meter MODULE:CLASS``), held to greenbench's contract.
+
+    Every failure is a :class:`MeterError` of one line naming the meter: ``start()``/``stop()`` that
+    raise, that do not return within :data:`USER_METER_TIMEOUT_S` (stopped with SIGALRM in the main
+    thread), or a ``stop()`` that returns anything but a :class:`Measurement` or claims more than
+    :data:`USER_METER_MAX_POWER_W`.  After a failure the user's window is closed (:meth:`abort`), so
+    the next benchmark starts clean.  Everything else (``deterministic``, ``describe()``...) is the
+    user's meter's own.
+    """
+
+    def __init__(self, inner: Any, spec: str, timeout_s: float = USER_METER_TIMEOUT_S) -> None:
+        self.inner = inner
+        self.spec = spec
+        self.timeout_s = timeout_s
+        self.source = inner.source
+        self.estimated = inner.estimated
+        self.update_period_s = inner.update_period_s
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _call(self, what: str) -> Any:
+        import signal
+        import threading
+
+        fn = getattr(self.inner, what)
+        bounded = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+        if not bounded:
+            try:
+                return fn()
+            except Exception as exc:
+                self.abort()
+                raise MeterError(f"--energy-meter {self.spec}: {what}() raised {_short(exc)}") from None
+
+        def alarm(signum: int, frame: Any) -> None:
+            raise _Timeout
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        old_timer = signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
+        try:
+            return fn()
+        except _Timeout:
+            self.abort()
+            raise MeterError(f"--energy-meter {self.spec}: {what}() did not return within {self.timeout_s:g} s; "
+                             "stopped (a meter must return from start() and stop() promptly)") from None
+        except Exception as exc:
+            self.abort()
+            raise MeterError(f"--energy-meter {self.spec}: {what}() raised {_short(exc)}") from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if old_timer[0] > 0:  # someone else's alarm (pytest-timeout) keeps running
+                signal.setitimer(signal.ITIMER_REAL, *old_timer)
+
+    def start(self) -> None:
+        self._call("start")
+
+    def stop(self) -> Measurement:
+        m = self._call("stop")
+        if not isinstance(m, Measurement):
+            self.abort()
+            raise MeterError(f"--energy-meter {self.spec}: stop() returned {type(m).__name__} {repr(m)[:60]}; "
+                             "expected a greenbench.meters.Measurement")
+        if m.energy_j > USER_METER_MAX_POWER_W * max(m.duration_s, 1.0):
+            raise MeterError(f"--energy-meter {self.spec}: stop() returned {m.energy_j:.4g} J for a "
+                             f"{m.duration_s:.3g} s window, above {USER_METER_MAX_POWER_W:g} W: not a measurement")
+        return m
+
+    def abort(self) -> None:
+        """Close the user's window after a failure (its ``abort()``, else MeterBase's flag)."""
+        fn = getattr(self.inner, "abort", None)
+        try:
+            if callable(fn):
+                fn()
+            elif hasattr(self.inner, "_window_open"):
+                self.inner._window_open = False
+        except Exception:  # best effort: the failure being reported is the meter's first one
+            pass
+
+    def describe(self) -> dict[str, Any]:
+        try:
+            info = self.inner.describe()
+        except Exception as exc:
+            raise MeterError(f"--energy-meter {self.spec}: describe() raised {_short(exc)}") from None
+        if not isinstance(info, Mapping):
+            raise MeterError(f"--energy-meter {self.spec}: describe() returned {type(info).__name__}; "
+                             "expected a dict of JSON-safe facts")
+        try:
+            out = json.loads(json.dumps(dict(info), allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise MeterError(f"--energy-meter {self.spec}: describe() is not JSON-safe ({exc})") from None
+        out["source"] = self.source  # the figures' own labels win over what describe() claims
+        out["estimated"] = self.estimated
+        return dict(out)
+
+
 def _user_meter(spec: str) -> Meter:
-    """``MODULE:ATTR``: a meter class (or factory) of the user's, built with no arguments."""
+    """``MODULE:ATTR``: a meter class (or factory) of the user's, built with no arguments, then checked."""
     import importlib
 
+    what = f"--energy-meter {spec}"
+    if not _USER_SPEC.fullmatch(spec):
+        raise ConfigError(f"{what}: expected MODULE:CLASS (e.g. mypkg.meters:MyMeter)")
     module_name, _, attr = spec.partition(":")
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except ImportError as exc:
-        raise ConfigError(f"--energy-meter {spec}: cannot import {module_name} ({exc})") from None
-    except AttributeError:
-        raise ConfigError(f"--energy-meter {spec}: {module_name} has no {attr}") from None
-    meter = factory()
-    if not isinstance(meter, Meter):
-        raise ConfigError(f"--energy-meter {spec}: {attr}() is not a meter (expected source, estimated, "
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, SyntaxError, an error raised while the module runs
+        raise ConfigError(f"{what}: cannot import {module_name} ({_short(exc)})") from None
+    factory: Any = module
+    for part in attr.split("."):
+        try:
+            factory = getattr(factory, part)
+        except Exception:
+            raise ConfigError(f"{what}: {module_name} has no {attr}") from None
+    if not callable(factory):
+        raise ConfigError(f"{what}: {attr} is a {type(factory).__name__}, not a class; expected a meter class "
+                          "(see greenbench.meters.MeterBase)")
+    try:
+        meter = factory()
+    except Exception as exc:
+        raise ConfigError(f"{what}: {attr}() failed ({_short(exc)}); a meter is built with no arguments") from None
+    try:
+        ok = isinstance(meter, Meter)
+    except Exception:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{what}: {attr}() is not a meter (expected source, estimated, "
                           "update_period_s, start(), stop() and describe(); see greenbench.meters.MeterBase)")
-    return meter
+    source, estimated, period = meter.source, meter.estimated, meter.update_period_s
+    if not isinstance(source, str) or not _SOURCE_NAME.fullmatch(source):
+        raise ConfigError(f"{what}: source is {source!r}; expected a lower-case name such as 'mymeter'")
+    if not isinstance(estimated, bool):
+        raise ConfigError(f"{what}: estimated is {estimated!r}; expected True or False")
+    if isinstance(period, bool) or not isinstance(period, (int, float)) or not math.isfinite(period) or period < 0:
+        raise ConfigError(f"{what}: update_period_s is {period!r}; expected a finite number of seconds >= 0")
+    checked = CheckedMeter(meter, spec)
+    try:
+        checked.describe()
+    except MeterError as exc:
+        raise ConfigError(str(exc)) from None
+    return cast(Meter, checked)
 
 
 def get_meter(name: str) -> Meter:
@@ -243,7 +397,9 @@ def get_meter(name: str) -> Meter:
     other name builds a fresh meter and raises MeterUnavailable, with the fix,
     if that source cannot be read here.  Unknown names raise ConfigError.
     """
-    if isinstance(name, str) and ":" in name:
+    if not isinstance(name, str):
+        raise ConfigError(f"meter name {name!r}: expected one of {', '.join(METER_NAMES)}, or MODULE:CLASS")
+    if ":" in name:
         return _user_meter(name.strip())
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in METER_NAMES:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -167,6 +167,14 @@ class MeterBase:
             raise MeterError(f"{type(self).__name__}.stop() called without start()")
         self._window_open = False
 
+    def abort(self) -> None:
+        """Close the window without a reading, whatever state a failed start()/stop() left it in.
+
+        The recorder calls this after the meter raised, so the next benchmark can start a window
+        (issue #21: one failure never turns into "a window is already open" in the next test).
+        """
+        self._window_open = False
+
     def _elapsed(self, wall_s: float, cpu_s: float) -> tuple[float, float]:
         """(duration_s, cpu_time_s) of the window ending at these clock readings."""
         return max(wall_s - self._t0, MIN_WINDOW_S), max(cpu_s - self._cpu0, 0.0)
@@ -203,3 +211,44 @@ class MeterBase:
         self.last = self.stop()
 
     last: Measurement | None = None
+
+
+#: process CPU time (s), summed over a benchmark's metered windows, above which a CPU-side hardware
+#: counter that never moved is stuck (RAPL ticks every ~1 ms while a core runs); see :func:`never_moved`
+STUCK_BENCHMARK_CPU_S = 0.01
+#: wall time (s), summed over a benchmark's windows, above which a GPU board's counter that never moved
+#: is stuck (a powered board never draws 0 W; NVML updates every ~100 ms)
+STUCK_BENCHMARK_GPU_S = 1.0
+
+
+def never_moved(measurements: Sequence[Measurement]) -> str | None:
+    """Why a benchmark's windows, taken together, show a counter that never moved; None when they do not.
+
+    The per-window checks (RAPL, NVML) need a window long enough to see a tick; sub-millisecond
+    rounds never are, so the same rule is applied over the whole benchmark: a CPU-side counter
+    (every domain but ``gpu*``) that read 0 J in every window while the process used at least
+    :data:`STUCK_BENCHMARK_CPU_S` of CPU, or a GPU domain that read 0 J over at least
+    :data:`STUCK_BENCHMARK_GPU_S` of windows.  The caller decides what it means: refused for a
+    hardware counter, a warning for an estimate or a meter of the user's.
+    """
+    if not measurements:
+        return None
+    cpu_s = sum(m.cpu_time_s for m in measurements)
+    wall_s = sum(m.duration_s for m in measurements)
+    n = len(measurements)
+    keys = sorted({k for m in measurements for k in m.domains})
+    cpu_keys = [k for k in keys if not k.startswith("gpu")]
+    gpu_keys = [k for k in keys if k.startswith("gpu")]
+    if not keys:
+        if sum(m.energy_j for m in measurements) == 0 and cpu_s >= STUCK_BENCHMARK_CPU_S:
+            return f"read 0 J in all {n} metered windows while this process used {cpu_s:.3g} s of CPU"
+        return None
+    if cpu_keys and cpu_s >= STUCK_BENCHMARK_CPU_S and \
+            all(m.domains.get(k, 0.0) == 0 for m in measurements for k in cpu_keys):
+        return (f"{', '.join(cpu_keys)} read 0 J in all {n} metered windows while this process used "
+                f"{cpu_s:.3g} s of CPU")
+    if wall_s >= STUCK_BENCHMARK_GPU_S:
+        for k in gpu_keys:
+            if all(m.domains.get(k, 0.0) == 0 for m in measurements):
+                return f"{k} read 0 J over {n} windows lasting {wall_s:.3g} s in all (a powered board never draws 0 W)"
+    return None

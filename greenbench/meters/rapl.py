@@ -481,6 +481,25 @@ class RaplMeter(MeterBase):
             notes=notes,
         )
 
+    def moves(self, cpu_budget_s: float = 3 * STUCK_CPU_S) -> bool:
+        """Whether a counter moves while this process burns at most ``cpu_budget_s`` of CPU.
+
+        The auto meter's liveness check (issue #21): a RAPL that is readable but stuck or virtualised
+        (every counter constant) is not chosen, however short the benchmarks' rounds will be.
+        Returns as soon as a counter moves (about one ~1 ms RAPL update on real hardware).
+        """
+        with self._lock:
+            first = self._read_all()
+        begin = self._cpu_clock()
+        spin = 0
+        while self._cpu_clock() - begin < cpu_budget_s:
+            for _ in range(5000):
+                spin += 1
+            with self._lock:
+                if self._read_all() != first:
+                    return True
+        return False
+
     def close(self) -> None:
         """Stop the poller and close the counter files."""
         self._finalizer()
