@@ -27,6 +27,11 @@ def fmt_factor(value: float | None) -> str:
     return f"{value:.3g}×" if abs(value) < 1000 else f"{value:,.0f}×"
 
 
+def fmt_band(band: tuple[float, float], unit: str) -> str:
+    """``low–high`` of a band, each end with its SI prefix, marked projected."""
+    return f"{fmt_si(band[0], unit)}–{fmt_si(band[1], unit)}*"
+
+
 def _rows(result: ScenarioResult) -> list[Projection]:
     return ([result.baseline] if result.baseline is not None else []) + list(result.rows)
 
@@ -44,6 +49,11 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
                ("energy gain", "right"), ("CO2e gain", "right")]
     if embodied:  # amortised manufacturing CO2e, beside (not inside) the operational CO2e and its gain
         columns[6:6] = [("embodied CO2e", "right"), ("total CO2e", "right")]
+    banded = any(row.band is not None for row in _rows(result))
+    if banded:  # issue #22: low-high beside the point value, for rows whose inputs carry ranges
+        at = 6 if not embodied else 8  # after CO2e (and total CO2e), before the gains
+        columns[at:at] = [("CO2e band", "right")] + ([("total CO2e band", "right")] if embodied else [])
+        columns[2:2] = [("energy band", "right")]
     for col, justify in columns:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in _rows(result):
@@ -51,6 +61,12 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
                  f"{row.intensity_g_per_kwh:.4g} g/kWh", row.intensity_label, fmt_si(row.co2e_g, "g") + "*"]
         if embodied:
             cells += [fmt_si(row.embodied_co2e_g, "g") + "*", fmt_si(row.total_co2e_g, "g") + "*"]
+        if banded:
+            b = row.band
+            cells.insert(2, fmt_band(b.facility_energy_j, "J") if b is not None else "-")
+            cells.append(fmt_band(b.co2e_g, "g") if b is not None else "-")
+            if embodied:
+                cells.append(fmt_band(b.total_co2e_g, "g") if b is not None else "-")
         table.add_row(*cells, fmt_factor(row.energy_factor_vs_baseline), fmt_factor(row.co2e_factor_vs_baseline))
     console = Console(file=file, width=160, markup=False, highlight=False)
     console.print(table)
@@ -64,9 +80,14 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
     else:
         console.print("source: none (each row gives its own energy); gains vs baseline not computed")
     console.print("* projected/estimated.  gain = baseline ÷ row (>1: the row is better).")
+    if banded:
+        console.print("band: low–high with every ranged input at its ends at once (worst case, not a confidence "
+                      "interval); '-': no ranged input.")
     for row in result.rows:
         if row.notes:
             console.print(f"  {row.name}: {'; '.join(row.notes)}")
+        if row.band is not None:
+            console.print(f"  {row.name}: band from {'; '.join(row.band.basis)}")
         if row.window is not None:
             w = row.window
             starts = w["best_starts_utc"]
@@ -117,11 +138,20 @@ def plot(result: ScenarioResult, path: str | Path) -> None:
     names = [r.name for r in rows]
     fig = Figure(figsize=(11, 0.45 * len(rows) + 1.6))
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, values, label, color in (
-        (axes[0], [r.facility_energy_j for r in rows], "facility energy (J, projected)", "#4477aa"),
-        (axes[1], [r.co2e_g for r in rows], "CO2e (g, projected)", "#228833"),
+    for ax, values, bands, label, color in (
+        (axes[0], [r.facility_energy_j for r in rows], [r.band.facility_energy_j if r.band else None for r in rows],
+         "facility energy (J, projected)", "#4477aa"),
+        (axes[1], [r.co2e_g for r in rows], [r.band.co2e_g if r.band else None for r in rows],
+         "CO2e (g, projected)", "#228833"),
     ):
         ax.barh(range(len(rows)), [max(v, 1e-300) for v in values], color=color)
+        # issue #22: the low-high band of rows with ranged inputs, as error bars around the point value
+        ends = [(i, v, b) for i, (v, b) in enumerate(zip(values, bands, strict=True)) if b is not None]
+        if ends:
+            ax.errorbar([v for _, v, _ in ends], [i for i, _, _ in ends],
+                        xerr=[[v - b[0] for _, v, b in ends], [b[1] - v for _, v, b in ends]],
+                        fmt="none", ecolor="black", capsize=3, lw=1, label="low–high band")
+            ax.legend(loc="lower right", fontsize=7)
         if all(v > 0 for v in values):
             ax.set_xscale("log")
         ax.set_xlabel(label)
