@@ -40,6 +40,8 @@ from greenbench.errors import DataError
 FLOOR = 0.005
 #: functions listed per level
 TOP = 5
+#: regressed benchmarks given a table in the summary / HTML
+MAX_TABLES = 10
 
 
 @dataclass(frozen=True)
@@ -235,8 +237,9 @@ def markdown(name: str, ex: Explanation) -> list[str]:
     for i, ch in enumerate([*ex.native, *ex.python], 1):
         place = ch.obj + (f" {ch.where}" if ch.where and ch.level == "native" else "") if ch.level == "native" \
             else (ch.where or "C function")
+        unit = f"{ch.unit} " if ch.unit != "J" else ""
         md.append(f"| {i} | {ch.level} | `{_md(ch.name)}` | {_md(place)} | "
-                  f"{_amount(ch, ch.base)} → {_amount(ch, ch.cur)} | {_pct(ch)} | {_md(ch.moved)} |")
+                  f"{unit}{_amount(ch, ch.base)} → {_amount(ch, ch.cur)} | {_pct(ch)} | {_md(ch.moved)} |")
     md += [f"_{_md(n)}_" for n in ex.notes]
     return [*md, ""]
 
@@ -250,7 +253,8 @@ def html_table(name: str, ex: Explanation) -> str:
     for i, ch in enumerate([*ex.native, *ex.python], 1):
         place = (ch.obj + (f" {ch.where}" if ch.where else "")) if ch.level == "native" else (ch.where or "C function")
         rows.append(f'<tr><td class="num">{i}</td><td>{e(ch.level)}</td><td class="name">{e(ch.name)}</td>'
-                    f"<td>{e(place)}</td><td class=\"num\">{e(_amount(ch, ch.base))} → {e(_amount(ch, ch.cur))}</td>"
+                    f"<td>{e(place)}</td><td class=\"num\">{e(ch.unit + ' ' if ch.unit != 'J' else '')}"
+                    f"{e(_amount(ch, ch.base))} → {e(_amount(ch, ch.cur))}</td>"
                     f'<td class="num">{e(_pct(ch))}</td><td>{e(ch.moved)}</td></tr>')
     notes = "".join(f"<p><i>{e(n)}</i></p>" for n in ex.notes)
     return (f'<h3 class="where">Where <code>{e(name)}</code> moved</h3>'
@@ -279,10 +283,11 @@ def verdict_note(name: str, base_block: Any, cur_block: Any) -> str:
     return short(ex) or f"where: no function moved by more than {FLOOR:.1%} of the energy"
 
 
-def seen(verdicts: Sequence[Any]) -> list[tuple[str, Explanation]]:
-    """Explanations of the regressed verdicts the gate explained in this process, in verdict order."""
+def seen(verdicts: Sequence[Any], most: int = MAX_TABLES) -> list[tuple[str, Explanation]]:
+    """Explanations of the regressed verdicts the gate explained in this process, in verdict order (at most
+    ``most``: a pull-request comment has a size cap)."""
     return [(v.name, _SEEN[v.name]) for v in verdicts
-            if getattr(v, "verdict", "") == "regression" and v.name in _SEEN and not _SEEN[v.name].empty]
+            if getattr(v, "verdict", "") == "regression" and v.name in _SEEN and not _SEEN[v.name].empty][:most]
 
 
 def markdown_section(verdicts: Sequence[Any]) -> list[str]:
@@ -397,3 +402,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in lines(ex, floor):
             print(f"  {line}")
     return 0
+
+
+def terminal_lines(verdict: Any) -> list[str]:
+    """The per-function lines printed under a regressed verdict in the terminal (empty when not explained)."""
+    ex = _SEEN.get(getattr(verdict, "name", ""))
+    if ex is None or ex.empty or getattr(verdict, "verdict", "") not in ("regression", "inconclusive"):
+        return []
+    return lines(ex)
