@@ -664,5 +664,9 @@ def deterministic_verdict(name: str, base_e: Mapping[str, Any], cur_e: Mapping[s
         cause = "" if sure else "within round noise"
     elif change < -threshold:
         kind = "improved" if sure else "ok"
+    if kind == "regression" or (kind == "inconclusive" and change > threshold):  # issue #24: where it moved
+        from greenbench.explain import verdict_note
+
+        notes += filter(None, [verdict_note(name, base_e, cur_e)])
     return Verdict(name, kind, change, sure if change > 0 else 0.0, b_stat, c_stat, rounds,
                         "; ".join(notes), raw_change=change, cause=cause)

@@ -251,7 +251,9 @@ def render(output: dict[str, Any], out_dir: Path, *, sections_md: Sequence[str] 
                        "power + resident memory × 0.3725 W/GB. " if "model" in str(meter.get("source", "")) else "")
                     + "".join(f"{esc(n)}. " for n in notes[:5]) + "</p>")
     if verdicts:
-        body += ["<h2 id=\"gate\">Energy gate</h2>", verdicts_html(verdicts, benchmarks)]
+        from greenbench.explain import html_section  # issue #24: where each regression's energy moved
+
+        body += ["<h2 id=\"gate\">Energy gate</h2>", verdicts_html(verdicts, benchmarks), html_section(verdicts)]
     body += ["<h2 id=\"all\">All benchmarks</h2>",
              "<p>Click a column heading to sort. <span class=\"est\">*</span> = estimated.</p>",
              energy_table(benchmarks, verdicts)]

@@ -192,6 +192,9 @@ def render(verdicts: Sequence[Any], current: Sequence[R.Bench], baseline: Mappin
         if len(rs) > MAX_ROWS:
             md += ["", f"_{len(rs) - MAX_ROWS} more not listed (see the run's JSON)._"]
         md.append("")
+    from greenbench.explain import markdown_section  # issue #24: where each regression's energy moved
+
+    md += markdown_section(verdicts)
     stat = getattr(rule, "field", "min")
     notes = [f"Energy per call: the gate's statistic (`{stat}` over clean rounds)."
              " Raw change: current ÷ baseline; normalised: divided by the host-speed probe ratio (the gate's figure)."]

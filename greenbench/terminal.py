@@ -94,6 +94,10 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
         for v in es.verdicts:
             if v.verdict != "ok":
                 console.print(Text(v.line(shown), style=VERDICT_STYLE.get(v.verdict, "")))
+                from greenbench.explain import terminal_lines  # issue #24: where the energy moved
+
+                for line in terminal_lines(v):
+                    console.print(Text(f"    {line}"))
         text, failed = gate_summary(es.verdicts, rule, getattr(es, "fail_inconclusive", False))
         style = "bold red" if failed else "green" if text.startswith("energy gate passed") else "yellow"
         console.print(Text(text, style=style if rule is not None else ""))
