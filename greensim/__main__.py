@@ -11,6 +11,7 @@ Errors print one line to stderr (``greensim: error: ...``) and exit with status 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -99,22 +100,44 @@ def _fleet(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     for key, value in (("jobs", args.jobs), ("seed", args.seed), ("partition_jobs", args.partition_jobs)):
         if value is not None:
-            if value < 0 or value != int(value):
-                raise ConfigError(f"--{key.replace('_', '-')}: expected a whole number >= 0, got {value:g}")
+            least = 0 if key == "seed" else 1
+            if not math.isfinite(value) or value < least or value != int(value) or \
+                    (key != "seed" and value > fl.MAX_JOBS):
+                top = "" if key == "seed" else " and <= 2**53"
+                raise ConfigError(f"--{key.replace('_', '-')}: expected a whole number >= {least}{top}, "
+                                  f"got {value:g}")
             overrides[key] = int(value)
-    with fl.cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
-        if sc.sweep:
-            result: fl.FleetResult | fl.SweepResult = fl.run_sweep(sc, client, progress=args.progress,
-                                                                   overrides=overrides)
-        else:
-            result = fl.run_fleet(replace(sc.spec, **overrides), client, progress=args.progress)
-    if isinstance(result, fl.SweepResult):
-        print(f"greensim: {result.run_info}", file=sys.stderr)
-        if args.plot:
+    if sc.spec.source is not None and "jobs" in overrides:
+        raise ConfigError(f"--jobs: the jobs come from [fleet].source = {str(sc.spec.source)!r}; drop --jobs")
+    specs = [replace(sc.spec_at(p), **overrides) for p in sc.points()] if sc.sweep else \
+        [replace(sc.spec, **overrides)]
+    rows = [s.jobs if s.source is None else fl._file_rows(s) for s in specs]
+    n_jobs = sum(r or 0 for r in rows)
+    if args.scheduler is None:  # refuse a run beyond a day before starting any cluster
+        fl.check_run_length(n_jobs, args.workers or 1, "--jobs" if args.jobs is not None else "[fleet].jobs")
+    with fl.cluster_client(workers=args.workers, scheduler=args.scheduler, spec=specs[0]) as client:
+        if args.scheduler is not None:
+            fl.check_run_length(n_jobs, fl._client_threads(client),
+                                "--jobs" if args.jobs is not None else "[fleet].jobs")
+        try:
+            if sc.sweep:
+                result: fl.FleetResult | fl.SweepResult = fl.run_sweep(sc, client, progress=args.progress,
+                                                                       overrides=overrides)
+            else:
+                result = fl.run_fleet(specs[0], client, progress=args.progress)
+        except OverflowError as exc:  # math.fsum of finite sums beyond a float
+            raise ConfigError(f"{args.file}: totals overflowed a float ({exc}); expected smaller energies or "
+                              "PUE") from None
+    print(f"greensim: {result.run_info}", file=sys.stderr)
+    for res in (result.results if isinstance(result, fl.SweepResult) else (result,)):
+        bad = [k for k, v in res.totals.items() if not math.isfinite(v)]
+        if bad:
+            raise ConfigError(f"{args.file}: totals.{bad[0]} overflowed a float ({res.totals[bad[0]]}); "
+                              "expected smaller energies or PUE")
+    if args.plot:
+        if isinstance(result, fl.SweepResult):
             fl.plot_sweep(result, args.plot)
-    else:
-        print(f"greensim: {result.run_info}", file=sys.stderr)
-        if args.plot:
+        else:
             fl.plot_fleet(result, args.plot)
     text = fl.to_json_text(result)
     if args.json == "-":

@@ -42,6 +42,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -75,6 +76,22 @@ PROJECTED_NOTE = "projected (estimated): model outputs, not measurements"
 DASK_HINT = "pip install 'greenbench[dask]'"
 #: Dask setting for workers that run fleets (``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`` on a real cluster)
 NO_WORKER_PROFILE = {"distributed.worker.profile.enabled": False}
+#: job counts are summed as float64 (np.bincount): exact up to 2**53
+MAX_JOBS = 1 << 53
+#: sanity bound on one job's energy: 1 TWh (the largest published training-run estimates are ~10^7 kWh);
+#: with it every per-job product and every total stays finite
+MAX_JOB_ENERGY_KWH = 1e9
+#: a distribution's "upper end" for the bound above: this many standard deviations (P ≈ 6e-16 per job)
+DIST_TAIL_SD = 8.0
+#: ``--scheduler``: connecting, the handshake and the scheduler's identity reply must all fit in this
+SCHEDULER_TIMEOUT_S = 10.0
+#: estimated cost per job and worker thread, for refusing runs beyond a day (bench/bench_fleet.py, 2 shared
+#: cores: ≈0.28 µs per job past the fixed table build; an estimate, the host decides the real figure)
+JOB_COST_S = 0.28e-6
+#: refuse runs whose estimate exceeds this
+MAX_RUN_S = 86_400.0
+#: per local worker process besides its look-up tables (interpreter, numpy, Dask: measured ≈ 85 MB)
+WORKER_BASE_BYTES = 96 << 20
 
 MODES = ("baseline", "temporal", "geographic", "both")
 METRICS = ("jobs", "energy_kwh", "baseline_g", "temporal_g", "geographic_g", "both_g",
@@ -201,19 +218,79 @@ class FleetSpec:
         return self.pue if self.pue is not None else (1.0,) * len(self.regions)
 
 
-def _probabilities(name: str, weights: Sequence[float], n: int) -> tuple[float, ...]:
+def _probabilities(name: str, weights: Sequence[float], n: int, *, exact: bool = False) -> tuple[float, ...]:
+    """Weights normalised to sum 1; ``exact``: they are probabilities and must already sum to 1."""
     w = [float(x) for x in weights]
     if len(w) != n or any(not math.isfinite(x) or x < 0 for x in w) or sum(w) <= 0:
         raise ConfigError(f"{name}: expected {n} finite weights >= 0 with a positive sum, got {list(weights)!r}")
     total = math.fsum(w)
+    if exact and abs(total - 1.0) > 1e-9:
+        raise ConfigError(f"{name}: expected probabilities summing to 1, got {list(weights)!r} (sum {total:.12g})")
     return tuple(x / total for x in w)
+
+
+def _dist_range(d: Dist) -> tuple[float, float]:
+    """Where a distribution's values lie (to :data:`DIST_TAIL_SD` standard deviations), after clipping;
+    may be ±inf when its parameters overflow a float."""
+    k, a = d.kind, d.params
+    with np.errstate(over="ignore"):
+        if k == "constant":
+            lo = hi = a[0]
+        elif k == "choice":
+            lo, hi = min(d.values), max(d.values)
+        elif k == "uniform":
+            lo, hi = a[0], a[1]
+            if not math.isfinite(hi - lo):
+                return -math.inf, math.inf
+        elif k == "lognormal":
+            span = DIST_TAIL_SD * a[1]
+            lo = math.exp(max(-745.0, math.log(a[0]) - span))
+            hi = math.exp(math.log(a[0]) + span) if math.log(a[0]) + span < 709.0 else math.inf
+        elif k == "exponential":
+            lo, hi = 0.0, a[0] * math.log(1e16)  # P(X > hi) = 10**-16
+        else:  # normal
+            lo, hi = a[0] - DIST_TAIL_SD * a[1], a[0] + DIST_TAIL_SD * a[1]
+    return max(lo, d.low), min(hi, d.high)
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def _check_dist(name: str, d: Dist, *, scale: float = 1.0, limit: float | None = None, unit: str = "") -> None:
+    """A distribution whose draws overflow (unless its own max clips them), go below 0, or (``limit``)
+    exceed the limit once scaled, is refused by name."""
+    kind = d.kind
+    if d.kind not in _DIST_KEYS or (d.kind != "choice" and len(d.params) != len(_DIST_KEYS[d.kind])):
+        raise ConfigError(f"{name}: expected a distribution among {', '.join(_DIST_KEYS)} with its parameters, "
+                          f"got {d!r}")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+               for x in (*d.params, *d.values)) or (d.kind == "choice" and not d.values):
+        raise ConfigError(f"{name}: expected finite parameters, got {d.to_json()}")
+    if d.kind == "choice" and d.p is not None:
+        object.__setattr__(d, "p", _probabilities(f"{name}.p", d.p, len(d.values), exact=True))
+    if (d.kind == "lognormal" and d.params[0] <= 0) or (d.kind == "uniform" and d.params[0] > d.params[1]) or \
+            any(x < 0 for x in d.params[1:2] if d.kind in ("lognormal", "normal")):
+        raise ConfigError(f"{name}: invalid {kind} parameters {d.to_json()}")
+    lo, hi = _dist_range(d)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ConfigError(f"{name}: {_a(kind)} distribution {d.to_json()} overflows a float within "
+                          f"{DIST_TAIL_SD:g} standard deviations; expected smaller parameters or a min/max")
+    if lo < 0 and limit is not None:
+        raise ConfigError(f"{name}: {_a(kind)} distribution {d.to_json()} draws values below 0; expected "
+                          "values >= 0 (add min = 0)")
+    if limit is not None and hi * scale > limit:
+        raise ConfigError(f"{name}: {_a(kind)} distribution {d.to_json()} reaches {hi * scale:.3g} {unit} per job "
+                          f"(at {DIST_TAIL_SD:g} standard deviations, or its max); expected at most {limit:g} "
+                          f"{unit} per job (a sanity bound): smaller parameters or a max")
 
 
 def _validate(spec: FleetSpec) -> None:
     from greensim.hourly import hourly_regions
 
-    if isinstance(spec.jobs, bool) or not isinstance(spec.jobs, int) or spec.jobs < 0:
-        raise ConfigError(f"jobs: expected an integer >= 0, got {spec.jobs!r}")
+    if isinstance(spec.jobs, bool) or not isinstance(spec.jobs, int) or not 1 <= spec.jobs <= MAX_JOBS:
+        raise ConfigError(f"jobs: expected a whole number of jobs in [1, 2**53] (job counts are summed as "
+                          f"float64), got {spec.jobs!r}")
     if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0:
         raise ConfigError(f"seed: expected an integer >= 0, got {spec.seed!r}")
     if not spec.regions or len(set(spec.regions)) != len(spec.regions):
@@ -232,11 +309,17 @@ def _validate(spec: FleetSpec) -> None:
         raise ConfigError(f"max_duration_h: expected an integer in [1, 744], got {spec.max_duration_h!r}")
     if (spec.energy_kwh is None) == (spec.power_kw is None) and spec.source is None:
         raise ConfigError("energy_kwh, power_kw: expected exactly one (energy per job, or power × duration)")
+    _check_dist("duration_h", spec.duration_h)
+    if spec.energy_kwh is not None:
+        _check_dist("energy_kwh", spec.energy_kwh, limit=MAX_JOB_ENERGY_KWH, unit="kWh")
+    if spec.power_kw is not None:
+        _check_dist("power_kw", spec.power_kw, scale=spec.max_duration_h, limit=MAX_JOB_ENERGY_KWH,
+                    unit=f"kWh (× max_duration_h = {spec.max_duration_h})")
     if not spec.deadlines_h or not all(math.isfinite(d) and d >= 0 for d in spec.deadlines_h):
         raise ConfigError(f"deadline_h: expected deadlines >= 0 (hours), got {list(spec.deadlines_h)!r}")
     if spec.deadline_p is not None:
         object.__setattr__(spec, "deadline_p", _probabilities("deadline_h.p", spec.deadline_p,
-                                                              len(spec.deadlines_h)))
+                                                              len(spec.deadlines_h), exact=True))
     if spec.hour_weights is not None:
         object.__setattr__(spec, "hour_weights", _probabilities("submit.hour_weights", spec.hour_weights, 24))
     end = spec.submit_end_h
@@ -371,7 +454,8 @@ def _dist(path: Path, where: str, value: Any, *, minimum: float | None = None) -
         p = None
         if "p" in value:
             try:
-                p = _probabilities(f"{where}.p", _num_list(path, f"{where}.p", value["p"]), len(vals))
+                p = _probabilities(f"{where}.p", _num_list(path, f"{where}.p", value["p"]), len(vals),
+                                   exact=True)
             except ConfigError as exc:
                 raise ScenarioError(f"{path}: {exc}") from None
         return Dist("choice", (), vals, p, low, high)
@@ -590,6 +674,63 @@ def _rng(seed: int, block: int, attribute: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block, attribute))))
 
 
+class _HourSampler:
+    """``np.searchsorted(cdf, v, side="right")`` over a submit-hour CDF, bit-for-bit, in O(1) per job.
+
+    A binary search per job over the 8,760-entry CDF was the largest part of a synthetic job's cost
+    (``python bench/bench_fleet.py --profile``).  Here ``v``'s bucket (of ``4 × len(cdf)``
+    equal buckets) gives a start index no greater than the answer (the answer at the bucket one
+    below), and a few vectorised steps move every index forward while ``cdf[i] <= v``; the count of
+    entries ``<= v`` is exactly what searchsorted returns.  Stragglers after :attr:`MAX_STEPS`
+    steps (only with extreme weight ratios) are finished by searchsorted itself.
+    """
+
+    MAX_STEPS = 8
+
+    def __init__(self, cdf: FloatArray) -> None:
+        self.cdf = cdf
+        self.total = float(cdf[-1])
+        nb = 4 * cdf.size
+        self.scale = nb / self.total
+        edges = (np.arange(nb + 1, dtype=np.float64) - 1.0) * (self.total / nb)
+        self.start = np.searchsorted(cdf, edges, side="right")
+        self.start[0] = 0
+        self.padded = np.append(cdf, np.inf)  # index len(cdf) is never <= v
+        self.n_buckets = nb
+
+    def index(self, v: FloatArray) -> IntArray:
+        b = (v * self.scale).astype(np.intp)
+        np.minimum(b, self.n_buckets, out=b)
+        i = self.start[b]
+        for _ in range(self.MAX_STEPS):
+            step = self.padded[i] <= v
+            if not step.any():
+                return i
+            i += step
+        late = np.flatnonzero(self.padded[i] <= v)
+        i[late] = np.searchsorted(self.cdf, v[late], side="right")
+        return i
+
+
+_HOUR_SAMPLERS: dict[tuple[int, int, tuple[float, ...]], _HourSampler] = {}
+
+
+def _hour_sampler(lo: int, hi: int, weights: tuple[float, ...]) -> _HourSampler:
+    """The submit-hour sampler for hours [lo, hi) weighted by ``weights[hour % 24]`` (cached per process)."""
+    key = (lo, hi, weights)
+    with _TABLES_LOCK:
+        sampler = _HOUR_SAMPLERS.get(key)
+        if sampler is None:
+            w = np.asarray(weights)[np.arange(lo, hi) % 24]
+            if not w.sum() > 0:
+                raise ConfigError(f"submit.hour_weights: every hour in [{lo}, {hi}) has weight 0")
+            sampler = _HourSampler(np.cumsum(w))
+            while len(_HOUR_SAMPLERS) >= _TABLES_KEEP:
+                _HOUR_SAMPLERS.pop(next(iter(_HOUR_SAMPLERS)))
+            _HOUR_SAMPLERS[key] = sampler
+        return sampler
+
+
 def synthetic_block(spec: FleetSpec, block: int, n_steps: int = 8760) -> _Jobs:
     """The jobs of block ``block`` (a pure function of the spec, the seed and the block index)."""
     n = min(BLOCK_JOBS, spec.jobs - block * BLOCK_JOBS)
@@ -611,11 +752,8 @@ def synthetic_block(spec: FleetSpec, block: int, n_steps: int = 8760) -> _Jobs:
     if spec.hour_weights is None:
         submit = rs.integers(lo, hi, n, dtype=np.int64)
     else:  # P(hour) ∝ hour_weights[hour % 24] over [lo, hi)
-        w = np.asarray(spec.hour_weights)[np.arange(lo, hi) % 24]
-        if not w.sum() > 0:
-            raise ConfigError(f"submit.hour_weights: every hour in [{lo}, {hi}) has weight 0")
-        cdf = np.cumsum(w)
-        submit = np.minimum(np.searchsorted(cdf, rs.random(n) * cdf[-1], side="right"), hi - lo - 1) + lo
+        sampler = _hour_sampler(lo, hi, spec.hour_weights)
+        submit = np.minimum(sampler.index(rs.random(n) * sampler.total), hi - lo - 1) + lo
     np.minimum(submit, n_steps - length, out=submit)
     n_regions = len(spec.regions)
     rh = _rng(seed, block, 3)
@@ -731,6 +869,31 @@ def _file_batches(spec: FleetSpec, rows: int) -> Iterator[Mapping[str, Any]]:
         raise ConfigError(f"{path}: [fleet].source: expected a .parquet or .csv file")
 
 
+def _guarded_batches(spec: FleetSpec, rows: int) -> Iterator[Mapping[str, Any]]:
+    """:func:`_file_batches`, with a file that is not Parquet/CSV (empty, binary, ragged rows, bad UTF-8) or
+    holds no jobs (header only, 0 rows) refused in one line naming it, as ``jobs = 0`` is."""
+    assert spec.source is not None
+    path = spec.source
+    rows_seen = 0
+    kind = "Parquet" if path.suffix.lower() == ".parquet" else "CSV"
+    try:
+        for cols in _file_batches(spec, rows):
+            n = min((len(v) for v in cols.values()), default=0)
+            if n:
+                rows_seen += n
+                yield cols
+    except ConfigError:
+        raise
+    except (OSError, ValueError, UnicodeError, TypeError, KeyError, IndexError, MemoryError) as exc:
+        # pyarrow.ArrowInvalid is a ValueError, ArrowIOError an OSError
+        first = "".join(c if c.isprintable() and c.isascii() else "?" for c in
+                        (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160])
+        raise ConfigError(f"{path}: [fleet].source: not a readable {kind} jobs file ({first})") from None
+    if rows_seen == 0:
+        raise ConfigError(f"{path}: [fleet].source: no jobs (a header only, or 0 rows); expected at least one "
+                          "job, as [fleet].jobs >= 1")
+
+
 def _file_jobs(spec: FleetSpec, cols: Mapping[str, Any], first_row: int, n_steps: int) -> _Jobs:
     path = spec.source
     missing = [c for c in _FILE_COLUMNS if c not in cols]
@@ -755,6 +918,13 @@ def _file_jobs(spec: FleetSpec, cols: Mapping[str, Any], first_row: int, n_steps
                           f"[fleet].max_duration_h = {spec.max_duration_h}; raise it")
     length = np.clip(np.ceil(dur), 1, spec.max_duration_h).astype(np.int64)
     energy = num("energy_kwh") if "energy_kwh" in cols else num("power_kw") * dur
+    with np.errstate(over="ignore", invalid="ignore"):
+        too_big = ~(energy <= MAX_JOB_ENERGY_KWH)
+    if np.any(too_big):
+        bad = int(np.flatnonzero(too_big)[0])
+        field_name = "energy_kwh" if "energy_kwh" in cols else "power_kw × duration_h"
+        raise ConfigError(f"{path}: row {first_row + bad + 1}: {field_name} is {energy[bad]:.3g} kWh; expected at "
+                          f"most {MAX_JOB_ENERGY_KWH:g} kWh per job (a sanity bound: 1 TWh)")
     submit = num("submit_h")
     if np.any(submit != np.floor(submit)) or np.any(submit >= n_steps):
         bad = int(np.flatnonzero((submit != np.floor(submit)) | (submit >= n_steps))[0])
@@ -954,7 +1124,7 @@ def _synthetic_tasks(key: Any, spec: FleetSpec, handle: Any) -> Iterator[_Task]:
 def _file_tasks(key: Any, spec: FleetSpec, handle: Any, n_steps: int) -> Iterator[_Task]:
     rows = spec.blocks_per_partition * BLOCK_JOBS
     first = 0
-    for part, cols in enumerate(_file_batches(spec, rows)):
+    for part, cols in enumerate(_guarded_batches(spec, rows)):
         jobs = _file_jobs(spec, cols, first, n_steps)
         n = int(jobs.energy_kwh.shape[0])
         first += n
@@ -1163,14 +1333,140 @@ def to_json_text(result: FleetResult | SweepResult) -> str:
 # --------------------------------------------------------------------------- clients for the CLI
 
 
-class cluster_client:
-    """``with cluster_client(workers=N)`` / ``(scheduler=ADDR)``: a Dask client, or None for neither."""
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+
+def _available_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def table_bytes(spec: FleetSpec) -> int:
+    """Bytes of one worker's look-up tables for ``spec`` (see the module docstring)."""
+    return 8 * (1 + len(spec.deadlines_h)) * (len(spec.regions) + 1) * spec.max_duration_h * 8760
+
+
+def max_local_workers(spec: FleetSpec | None = None) -> tuple[int, str]:
+    """How many local worker processes this machine can hold, and why: one single-threaded process per
+    usable core (more only time-share the cores), and each needs its own tables plus
+    :data:`WORKER_BASE_BYTES` of the memory available now."""
+    cores = usable_cores()
+    limit, why = cores, f"{cores} usable core(s): more single-threaded worker processes only time-share them"
+    avail = _available_bytes()
+    if avail is not None:
+        per = WORKER_BASE_BYTES + (table_bytes(spec) if spec is not None else 0)
+        by_mem = max(1, avail // per)
+        if by_mem < limit:
+            limit, why = by_mem, (f"{avail / 2**30:.1f} GiB available and each worker process needs about "
+                                  f"{per / 2**20:.0f} MiB (its own look-up tables + interpreter)")
+    return int(limit), why
+
+
+def estimated_run_s(jobs: int, threads: int) -> float:
+    """Estimated seconds for ``jobs`` jobs on ``threads`` worker threads (:data:`JOB_COST_S` each)."""
+    return jobs * JOB_COST_S / max(1, threads)
+
+
+def check_run_length(jobs: int, threads: int, option: str = "jobs") -> None:
+    """Refuse a run estimated to take longer than :data:`MAX_RUN_S` (a day), with the estimate."""
+    est = estimated_run_s(jobs, threads)
+    if est > MAX_RUN_S:
+        most = int(MAX_RUN_S / JOB_COST_S) * max(1, threads)
+        raise ConfigError(f"{option}: {jobs:.3g} jobs would take about {est / 86_400:,.3g} days on {threads} worker "
+                          f"thread(s) (estimated at {JOB_COST_S * 1e6:g} µs per job per thread); expected at "
+                          f"most {most:.3g} jobs (a day), or more workers")
+
+
+def check_scheduler_address(address: str) -> str:
+    """A Dask scheduler address: ``[tcp|tls|ws|wss://]host:port``; one line naming ``--scheduler`` otherwise."""
+    what = "expected [tcp://|tls://|ws://|wss://]HOST:PORT, e.g. tcp://head-node:8786"
+    if not isinstance(address, str) or not address.strip() or any(c.isspace() or not c.isprintable()
+                                                                   for c in address):
+        raise ConfigError(f"--scheduler: {address!r} is not an address; {what}")
+    scheme, _, rest = address.rpartition("://") if "://" in address else ("tcp", "", address)
+    if scheme not in ("tcp", "tls", "ws", "wss"):
+        raise ConfigError(f"--scheduler: unknown scheme {scheme!r} in {address!r}; {what}")
+    host, sep, port = rest.rpartition(":")
+    if host.startswith("[") != host.endswith("]") or not host.strip("[]") or not sep or \
+            not port.isdigit() or not 1 <= int(port) <= 65535 or "/" in host:
+        raise ConfigError(f"--scheduler: {address!r} has no valid host and port (1-65535); {what}")
+    return f"{scheme}://{rest}"
+
+
+def _probe_scheduler(address: str, timeout_s: float) -> None:
+    """Connect, shake hands and ask for the peer's identity, all within ``timeout_s``: an address that does not
+    answer, answers in another protocol (HTTP) or is not a Dask scheduler is refused in one line."""
+    import asyncio
+    import socket
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    try:  # a closed port or an unknown host fails at once, not after the connect retries
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(f"--scheduler: cannot reach {address} ({exc.strerror or exc})") from None
+
+    async def identity() -> Any:
+        kwargs = Security().get_connection_args("client") if scheme in ("tls", "wss") else {}
+        comm = await connect(address, timeout=timeout_s, **kwargs)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    hint = f"expected a Dask scheduler answering within {timeout_s:g} s"
+    try:
+        reply = asyncio.run(asyncio.wait_for(identity(), timeout_s))
+    except TimeoutError:
+        raise ConfigError(f"--scheduler: {address} did not answer as a Dask scheduler within {timeout_s:g} s "
+                          "(a silent port, or another protocol such as HTTP); " + hint) from None
+    except Exception as exc:  # CommClosedError, a garbled handshake, TLS errors: not a scheduler we can use
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ConfigError(f"--scheduler: {address} is not a Dask scheduler we can talk to "
+                          f"({type(exc).__name__}: {first}); {hint}") from None
+    kind = reply.get("type") if isinstance(reply, dict) else None
+    if kind != "Scheduler":
+        raise ConfigError(f"--scheduler: {address} answered, but as {kind or type(reply).__name__!r}, "
+                          f"not a Dask scheduler; {hint}")
+
+
+class cluster_client:
+    """``with cluster_client(workers=N)`` / ``(scheduler=ADDR)``: a Dask client, or None for neither.
+
+    ``workers`` is capped at :func:`max_local_workers`; a ``scheduler`` must answer as a Dask scheduler within
+    ``timeout_s`` (:data:`SCHEDULER_TIMEOUT_S`) or is refused in one line."""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, *,
+                 spec: FleetSpec | None = None, timeout_s: float = SCHEDULER_TIMEOUT_S) -> None:
         if workers is not None and scheduler is not None:
             raise ConfigError("--workers, --scheduler: give one (a local cluster, or an existing scheduler)")
         if workers is not None and (isinstance(workers, bool) or workers < 1):
             raise ConfigError(f"--workers: expected an integer >= 1, got {workers!r}")
+        if workers is not None:
+            most, why = max_local_workers(spec)
+            if workers > most:
+                raise ConfigError(f"--workers: {workers} is more than this machine can hold; expected at most "
+                                  f"{most} ({why})")
+        if scheduler is not None:
+            scheduler = check_scheduler_address(scheduler)
+        if not (isinstance(timeout_s, (int, float)) and math.isfinite(timeout_s) and timeout_s > 0):
+            raise ConfigError(f"timeout_s: expected a number of seconds > 0, got {timeout_s!r}")
+        self.timeout_s = float(timeout_s)
         self.workers, self.scheduler = workers, scheduler
         self.client: Any = None
         self.cluster: Any = None
@@ -1190,9 +1486,10 @@ class cluster_client:
             self.client = distributed.Client(self.cluster)
         elif self.scheduler is not None:
             distributed = _dask_or_fail("--scheduler")
+            _probe_scheduler(self.scheduler, self.timeout_s)
             try:
-                self.client = distributed.Client(self.scheduler, timeout="30s")
-            except OSError as exc:
+                self.client = distributed.Client(self.scheduler, timeout=f"{self.timeout_s:g}s")
+            except (OSError, TimeoutError, ValueError) as exc:
                 raise ConfigError(f"--scheduler: cannot reach {self.scheduler} ({exc})") from None
         return self.client
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greenbench.errors import ConfigError, ScenarioError
 from greenbench.units import J_PER_KWH
@@ -116,6 +118,57 @@ def test_synthetic_jobs_follow_the_spec() -> None:
         fl.synthetic_block(spec, 4)
 
 
+@settings(max_examples=60, deadline=None)
+@given(weights=st.lists(st.sampled_from([0.0, 1e-12, 1e-3, 0.5, 1.0, 3.0, 10.0, 1e6]), min_size=24, max_size=24)
+       .filter(lambda w: sum(w) > 0),
+       lo=st.integers(0, 8000), span=st.integers(1, 8760), seed=st.integers(0, 2**32 - 1))
+def test_hour_sampler_is_searchsorted_bit_for_bit(weights: list[float], lo: int, span: int, seed: int) -> None:
+    """The O(1) submit-hour sampler returns exactly np.searchsorted's index, zero and extreme weights too."""
+    hi = min(8760, lo + span)
+    w = np.asarray(weights)[np.arange(lo, hi) % 24]
+    if not w.sum() > 0:
+        return
+    cdf = np.cumsum(w)
+    sampler = fl._HourSampler(cdf)
+    u = np.random.default_rng(seed).random(5000)
+    v = np.concatenate((u * cdf[-1], cdf[:50], np.nextafter(cdf[:50], 0), [0.0, np.nextafter(cdf[-1], 0)]))
+    assert np.array_equal(sampler.index(v), np.searchsorted(cdf, v, side="right"))
+
+
+def _reference_block(spec: fl.FleetSpec, block: int, n_steps: int = 8760) -> fl._Jobs:
+    """synthetic_block as first written (issue 16): a binary search per job for the submit hour."""
+    n = min(fl.BLOCK_JOBS, spec.jobs - block * fl.BLOCK_JOBS)
+    raw_len = spec.duration_h.sample(fl._rng(spec.seed, block, 0), n)
+    length = np.clip(np.ceil(raw_len), 1, spec.max_duration_h).astype(np.int64)
+    dist = spec.energy_kwh if spec.energy_kwh is not None else spec.power_kw
+    assert dist is not None
+    energy = dist.sample(fl._rng(spec.seed, block, 1), n) * (1 if spec.energy_kwh is not None else length)
+    lo, hi = spec.submit_start_h, min(n_steps, spec.submit_end_h or n_steps)
+    rs = fl._rng(spec.seed, block, 2)
+    if spec.hour_weights is None:
+        submit = rs.integers(lo, hi, n, dtype=np.int64)
+    else:
+        cdf = np.cumsum(np.asarray(spec.hour_weights)[np.arange(lo, hi) % 24])
+        submit = np.minimum(np.searchsorted(cdf, rs.random(n) * cdf[-1], side="right"), hi - lo - 1) + lo
+    np.minimum(submit, n_steps - length, out=submit)
+    rh = fl._rng(spec.seed, block, 3)
+    home = (rh.choice(len(spec.regions), n, p=spec.home_weights) if spec.home_weights is not None
+            else rh.integers(0, len(spec.regions), n, dtype=np.int64)).astype(np.int64)
+    deadline = (fl._rng(spec.seed, block, 4).choice(len(spec.deadlines_h), n, p=spec.deadline_p).astype(np.int64)
+                if len(spec.deadlines_h) > 1 else np.zeros(n, dtype=np.int64))
+    return fl._Jobs(energy, length, submit, home, deadline)
+
+
+def test_synthetic_jobs_are_the_reference_jobs_bit_for_bit() -> None:
+    """Optimising the generation must not change a single job (results of earlier runs stay valid)."""
+    example = fl.load_fleet_scenario(EXAMPLE).spec
+    for spec in (example, replace(example, submit_start_h=50, submit_end_h=3000), _spec()):
+        for block in (0, 2):
+            got, ref = fl.synthetic_block(spec, block), _reference_block(spec, block)
+            for name in ("energy_kwh", "length", "submit", "home", "deadline"):
+                assert np.array_equal(getattr(got, name), getattr(ref, name)), name
+
+
 # --------------------------------------------------------------------------- determinism
 
 
@@ -146,9 +199,9 @@ def test_seed_decides_the_jobs_and_deadlines_keep_the_same_jobs() -> None:
     assert longer.totals["temporal_g"] < a.totals["temporal_g"]
 
 
-def test_empty_fleet() -> None:
-    r = fl.run_fleet(_spec(jobs=0), progress=False)
-    assert r.totals["jobs"] == 0 and r.saving_fraction("both") == 0.0 and r.partitions == 0
+def test_empty_fleet_is_refused_like_jobs_0_in_a_file() -> None:
+    with pytest.raises(ConfigError, match=r"jobs: expected a whole number of jobs in \[1, 2\*\*53\]"):
+        _spec(jobs=0)
 
 
 # --------------------------------------------------------------------------- jobs from files
