@@ -121,6 +121,16 @@ def bench_counted(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def ci_recipes(session: nox.Session) -> None:
+    """Issue #20: docs/ci's GitHub Actions and GitLab recipes (counted gate, baseline and head in one job) run
+    end to end on a tiny git project: an A/A change passes, a +5 % change fails naming its benchmark only
+    (needs valgrind; bench/ci_recipes.py)."""
+    session.install("--upgrade", "pip")
+    session.install("pyyaml>=6")
+    session.run("python", "bench/ci_recipes.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
 def scenarios(session: nox.Session) -> None:
     """greensim's example what-if scenarios (against report/results.json when present)."""
     install(session, extras="test")

@@ -449,6 +449,11 @@ def counted_cmdline_main(config: Any) -> int | None:
     Outside callgrind: re-launch the same command under it (exit status: that run's).  Inside: fix
     pytest-benchmark's rounds on the config and register :class:`CountedRunPlugin`.
     """
+    if os.environ.get(NUMBA_WARMUP_ENV):  # the native pass before a counted run: call everything once
+        for k, v in WARMUP_OPTIONS.items():
+            if hasattr(config.option, k):
+                setattr(config.option, k, v)
+        return None
     if under_counted_run():
         for k, v in benchmark_options(counted_rounds()).items():
             if hasattr(config.option, k):
@@ -459,6 +464,38 @@ def counted_cmdline_main(config: Any) -> int | None:
     return relaunch(config.invocation_params.args, cwd=config.invocation_params.dir)
 
 
+#: set in the native pass that fills Numba's cache before a counted run
+NUMBA_WARMUP_ENV = "GREENBENCH_COUNTED_NUMBA_WARMUP"
+#: that pass runs every test once with benchmarks disabled (one call each), saves, compares and reports nothing
+WARMUP_OPTIONS: dict[str, Any] = {
+    "energy_meter": "model", "benchmark_disable": True, "benchmark_autosave": False, "benchmark_save": None,
+    "benchmark_json": None, "benchmark_compare": False, "benchmark_compare_fail": None,
+    "energy_compare_fail": None, "energy_report": None, "energy_summary": None, "xmlpath": None,
+}
+
+
+def warm_numba_cache(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> float | None:
+    """Where Numba is installed: run the same tests once natively, benchmarks disabled, with the counted
+    run's ``NUMBA_CPU_NAME=generic``, so ``cache=True`` kernels are compiled natively into Numba's on-disk
+    cache and the counted run loads them instead of compiling under Valgrind (minutes each).  Its test
+    outcome does not matter (the counted run reports); its wall time in seconds (None: no Numba).
+    """
+    import importlib.util
+
+    if os.environ.get("GREENBENCH_COUNTED_NUMBA_WARMUP_SKIP") or importlib.util.find_spec("numba") is None:
+        return None
+    env = dict(os.environ)
+    env.update(DETERMINISTIC_ENV)
+    env[NUMBA_WARMUP_ENV] = "1"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-q"], cwd=cwd, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    took = time.perf_counter() - t0
+    print(f"counted meter: Numba's cache filled natively for the counted run ({took:.1f} s, NUMBA_CPU_NAME=generic)",
+          flush=True)
+    return took
+
+
 def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> int:
     """Run the same pytest command under callgrind; its exit status."""
     from greenbench import _callgrind
@@ -467,6 +504,7 @@ def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> 
     _callgrind.load()  # build the shim now: a missing header fails here, in one line, not under valgrind
     CM.load_coefficients()  # a bad coefficients file too
     rounds = counted_rounds()
+    warm_numba_cache(args, cwd)
     out_dir = tempfile.mkdtemp(prefix="greenbench-counted-")
     try:
         cmd = relaunch_command(args, out_dir, valgrind=valgrind, rounds=rounds, prefix=aslr_off_prefix())

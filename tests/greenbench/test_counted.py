@@ -422,3 +422,34 @@ def test_counted_run_fixes_pytest_benchmark_options(monkeypatch: pytest.MonkeyPa
     assert C.counted_cmdline_main(config) is None
     assert option.benchmark_min_rounds == 4 and option.benchmark_max_time == 0.0 and option.benchmark_warmup is False
     assert registered == ["greenbench-counted-run"]
+
+
+def test_numba_warmup_pass_disables_benchmarks_and_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    monkeypatch.setenv(C.NUMBA_WARMUP_ENV, "1")
+    option = types.SimpleNamespace(energy_meter="counted", benchmark_disable=False, benchmark_autosave=True,
+                                   energy_compare_fail="1%", energy_report="r", benchmark_json="x.json")
+    config = types.SimpleNamespace(option=option)
+    assert C.counted_cmdline_main(config) is None  # no re-launch from the warm-up pass
+    assert option.energy_meter == "model" and option.benchmark_disable is True
+    assert option.benchmark_autosave is False and option.energy_compare_fail is None
+    assert option.energy_report is None and option.benchmark_json is None
+
+
+def test_numba_cache_is_warmed_natively_before_the_counted_run(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+    import subprocess
+
+    seen: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: seen.append((cmd, kw["env"])))
+    monkeypatch.delenv("GREENBENCH_COUNTED_NUMBA_WARMUP_SKIP", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "numba" else None)
+    assert C.warm_numba_cache(["t.py", "--energy-meter=counted"], "/tmp") is not None
+    (cmd, env), = seen
+    assert cmd[1:5] == ["-m", "pytest", "t.py", "--energy-meter=counted"]
+    assert env[C.NUMBA_WARMUP_ENV] == "1" and env["NUMBA_CPU_NAME"] == "generic"
+    assert "Numba's cache filled natively" in capsys.readouterr().out
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert C.warm_numba_cache(["t.py"]) is None and len(seen) == 1  # no Numba: no pass
