@@ -1,6 +1,6 @@
 """Report section: texture NCA (bench/test_nca.py), training and inference energy.
 
-Shows the training run (energy, texture loss before/after) beside the
+Shows the training run (energy, texture loss before/after), then apart from it the
 study's 15,260 J (a T4's 70 W TDP × 218 s, not a measurement), inference
 energy per 1,000 steps for each backend and grid size, the speed ratios
 measured side by side in one test, the greensim-ready MAC counts, and the
@@ -72,14 +72,16 @@ def _train_part(train: Sequence[r.Bench], out_dir: Path) -> list[str]:
         b = train[0]
         ours = r.energy_j(b)
         study_j = _num(study.get("train_energy_j"))
-        ratio = study_j / ours if math.isfinite(ours) and ours > 0 else math.nan
         lines += [
             "",
-            f"The study's NCA training: **{r.fmt_si(study_j, 'J')}** ({study.get('basis', '')}). "
-            f"Ours: **{r.fmt_energy(b) if math.isfinite(ours) else '-'}** for `{b.get('name')}` on this CPU "
-            f"({'estimated by the CPU-time model' if r.is_estimated(b) else 'hardware counter'}); "
-            f"study ÷ ours = {_fmt(ratio, '.3g', '×')}. The two runs differ in hardware, grid, "
-            "steps and loss, so the ratio only places them on one scale.",
+            f"The study's NCA training, in a table of its own: **{r.fmt_si(study_j, 'J')}** "
+            f"({study.get('basis', '')}): a GPU board's power limit times the wall time, an upper bound for a "
+            "run whose steps and grid the report does not state. Ours: "
+            f"**{r.fmt_energy(b) if math.isfinite(ours) else '-'}** for `{b.get('name')}` "
+            f"({r.extra(b, 'train_steps', '?')} steps at {r.extra(b, 'grid', '?')}² on this CPU, "
+            f"{'estimated by the CPU-time model' if r.is_estimated(b) else 'hardware counter'}). Hardware "
+            "(T4 GPU vs CPU), basis (power limit × time vs CPU-time model) and work (unknown vs stated steps) "
+            "all differ, so no ratio is drawn between them.",
         ]
     for b in train:
         arts = [str(a) for a in (r.extra(b, "artifacts", []) or []) if str(a).endswith(".png")]
