@@ -267,6 +267,10 @@ def _check_dist(name: str, d: Dist, *, scale: float = 1.0, limit: float | None =
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
                for x in (*d.params, *d.values)) or (d.kind == "choice" and not d.values):
         raise ConfigError(f"{name}: expected finite parameters, got {d.to_json()}")
+    if not (isinstance(d.low, (int, float)) and isinstance(d.high, (int, float)) and d.low <= d.high):
+        raise ConfigError(f"{name}: expected min <= max, got min {d.low!r}, max {d.high!r}")
+    object.__setattr__(d, "params", tuple(float(x) for x in d.params))  # an int constant would make int draws
+    object.__setattr__(d, "values", tuple(float(x) for x in d.values))
     if d.kind == "choice" and d.p is not None:
         object.__setattr__(d, "p", _probabilities(f"{name}.p", d.p, len(d.values), exact=True))
     if (d.kind == "lognormal" and d.params[0] <= 0) or (d.kind == "uniform" and d.params[0] > d.params[1]) or \
@@ -917,8 +921,8 @@ def _file_jobs(spec: FleetSpec, cols: Mapping[str, Any], first_row: int, n_steps
         raise ConfigError(f"{path}: row {first_row + bad + 1}: duration_h {dur[bad]:g} exceeds "
                           f"[fleet].max_duration_h = {spec.max_duration_h}; raise it")
     length = np.clip(np.ceil(dur), 1, spec.max_duration_h).astype(np.int64)
-    energy = num("energy_kwh") if "energy_kwh" in cols else num("power_kw") * dur
     with np.errstate(over="ignore", invalid="ignore"):
+        energy = num("energy_kwh") if "energy_kwh" in cols else num("power_kw") * dur
         too_big = ~(energy <= MAX_JOB_ENERGY_KWH)
     if np.any(too_big):
         bad = int(np.flatnonzero(too_big)[0])
@@ -931,7 +935,10 @@ def _file_jobs(spec: FleetSpec, cols: Mapping[str, Any], first_row: int, n_steps
         raise ConfigError(f"{path}: row {first_row + bad + 1}: submit_h must be a whole hour in [0, {n_steps}), "
                           f"got {submit[bad]}")
     s = np.minimum(submit.astype(np.int64), n_steps - length)
-    names = np.asarray(cols["region"]).astype(str)
+    try:
+        names = np.asarray(cols["region"]).astype(str)
+    except UnicodeError:
+        raise ConfigError(f"{path}: column region: expected UTF-8 zone ids near row {first_row + 1}") from None
     order = np.argsort(np.asarray(spec.regions))
     sorted_regions = np.asarray(spec.regions)[order]
     pos = np.clip(np.searchsorted(sorted_regions, names), 0, len(spec.regions) - 1)
