@@ -47,7 +47,7 @@ FULL_SIZE_PROXY_RECORD: dict[str, str] = {
     "runs": "4",
     "date": "2026-12-06",
     "machine": "2-vCPU shared x86-64 VM (no RAPL), one thread, under load from other jobs",
-    "spread": "13.8-16.5x over seeds 0-2 with scikit-learn's early stopping (about 2.5 passes), 7.0x when "
+    "spread": "13.8-16.5x over seeds 0-2 with scikit-learn's early stopping (2.5-3 passes), 7.0x when "
               "KMeans makes 10 full passes (1 run); the proxy's KMeans reaches 0.80-0.81 accuracy either way, "
               "against the study's 0.90, so how many passes it makes on real MNIST is not known here",
     "earlier": "an older setup (KNN fit 60,000 + predict 10,000 vs KMeans fit + label + predict on 60,000) gave "
