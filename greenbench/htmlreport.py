@@ -236,6 +236,12 @@ def render(output: dict[str, Any], out_dir: Path, *, sections_md: Sequence[str] 
         f"carbon intensity: {esc(gb.get('intensity_label', '?'))}",
         f"{len(benchmarks)} benchmarks with energy; figures are per call, median over rounds.",
     ]
+    from greenbench.summary import compared  # issue #23: what the run compared, at the top
+
+    seen = compared(output)
+    facts.insert(0, f"baseline: {esc(seen['baseline'])}" if "baseline" in seen else "baseline: none (not compared)")
+    if (gb.get("codecarbon") or {}).get("on"):
+        facts.append("CodeCarbon side by side: on (one tracker around each whole benchmark, outside our windows)")
     notes = sorted({n for b in benchmarks for n in (R.energy(b) or {}).get("notes", []) or []})
     body = ["<h1>greenbench report</h1>", '<pre id="js-errors"></pre>',
             '<ul class="facts">' + "".join(f"<li>{f}</li>" for f in facts) + "</ul>"]

@@ -122,6 +122,7 @@ def pytest_benchmark_compare_machine_info(
     es = _session(config)
     if es is not None:
         es.baseline_machine_info = compared_benchmark.get("machine_info")
+        es.baseline_run = _run_provenance(compared_benchmark)  # issue #23: the summary names what it compared
         config.stash.setdefault(_COMPARED, []).append(compared_benchmark)
 
 
@@ -133,6 +134,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     bs = getattr(config, "_benchmarksession", None)
     paths = list(getattr(bs, "compared_mapping", None) or {})
+    if paths and isinstance(getattr(es, "baseline_run", None), dict):  # the newest compared file is the baseline
+        from pathlib import Path
+
+        es.baseline_run["run"] = Path(str(paths[-1])).stem
     compared = config.stash.setdefault(_COMPARED, [])
     for i, doc in enumerate(compared):
         es.check_baseline(doc, f"baseline {paths[i]}" if i < len(paths) else f"baseline #{i + 1}")
@@ -149,6 +154,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "names the file); save one with --benchmark-autosave first")
     if es.baseline_problems:
         raise pytest.UsageError(f"--energy-compare-fail={es.rule}: {es.baseline_problems[0]}")
+
+
+def _run_provenance(doc: Any) -> dict[str, Any]:
+    """Commit, branch, date and machine of a saved run (for the summary's "compared against" line)."""
+    if not isinstance(doc, dict):
+        return {}
+    ci: Any = doc.get("commit_info") if isinstance(doc.get("commit_info"), dict) else {}
+    mi: Any = doc.get("machine_info") if isinstance(doc.get("machine_info"), dict) else {}
+    return {"commit": ci.get("id"), "branch": ci.get("branch"), "date": doc.get("datetime"), "machine": mi.get("node")}
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -60,6 +60,8 @@ class EnergySession:
     _codecarbon_window: Any = None
     #: --carbon-region as given (exports name the country from it; None: --carbon-intensity or the default)
     carbon_region: str | None = None
+    #: the compared baseline run: run name, commit, branch, date, machine (issue #23: the summary says what it compared)
+    baseline_run: dict[str, Any] | None = None
     baseline_entries: dict[str, Any] | None = None
     summary_paths: list[Any] = field(default_factory=list)
     #: gate (#17): stored runs saved before the compared baseline, newest first (run-to-run spread)
@@ -174,6 +176,8 @@ class EnergySession:
 
     def update_json(self, output_json: dict[str, Any]) -> None:
         output_json["greenbench"] = {"schema_version": R.SCHEMA_VERSION}
+        if self.baseline_run:
+            output_json["greenbench"]["baseline"] = {k: v for k, v in self.baseline_run.items() if v is not None}
         if self.interrupted:
             output_json["greenbench"]["interrupted"] = True
         for entry in output_json.get("benchmarks", []):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,14 +137,36 @@ def _table(rs: Sequence[Row], codecarbon: bool) -> list[str]:
             energy = (f"{R.mark(fmt_si(r.baseline_j, 'J'), r.estimated)} → "
                       f"{R.mark(fmt_si(r.current_j, 'J'), r.estimated)}")
             verdict = f"**{r.verdict}**" if r.verdict == "regression" else r.verdict
-            if r.verdict in ("regression", "inconclusive"):
-                verdict += f" ({r.cause})" if r.cause else f" ({r.confidence:.0%} sure)"
-        line = (f"| {ICON.get(r.verdict, '')} | `{_cell(r.name)}` | {energy} | {_pct(r.raw_change)} | "
-                f"{_pct(r.change)} | {_cell(verdict)} | {_cell(r.quality) or '-'} |")
+            if r.verdict == "regression":  # issue #23: say what the certainty is about
+                verdict += (f" ({_cell(r.cause)})" if r.cause
+                            else f" ({r.confidence:.0%} of bootstrap resamples beyond the threshold)")
+            elif r.verdict == "inconclusive":  # undecided: a certainty beside it would read as a contradiction
+                verdict += f" ({_cell(r.cause or r.reason or 'not decided')})"
+        from greenbench.textsafe import md_code
+
+        line = (f"| {ICON.get(r.verdict, '')} | {md_code(r.name)} | {energy} | {_pct(r.raw_change)} | "
+                f"{_pct(r.change)} | {verdict} | {_cell(r.quality) or '-'} |")
         if codecarbon:
             line += f" {r.codecarbon or '-'} |"
         lines.append(line)
-    return lines
+    return drop_empty_columns(lines)
+
+
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+
+
+def drop_empty_columns(lines: Sequence[str], keep: Sequence[int] = (0, 1)) -> list[str]:
+    """A Markdown table without the columns whose every body cell is empty or "-" (``keep``: always kept)."""
+    if len(lines) < 3:
+        return list(lines)
+    rows = [_CELL_SPLIT.split(line)[1:-1] for line in lines]
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        return list(lines)
+    empty = [i for i in range(width) if i not in keep and all(r[i].strip() in ("", "-") for r in rows[2:])]
+    if not empty:
+        return list(lines)
+    return ["|" + "|".join(c for i, c in enumerate(r) if i not in empty) + "|" for r in rows]
 
 
 def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None) -> str:
@@ -174,9 +197,11 @@ def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None) -> st
 
 
 def render(verdicts: Sequence[Any], current: Sequence[R.Bench], baseline: Mapping[str, R.Bench] | None = None,
-           *, rule: Any = None, refusal: str | None = None, meter: str | None = None, top: int = TOP_ROWS) -> str:
-    """The Markdown summary (a PR comment or a job summary)."""
-    md = ["## greenbench energy", "", decision_line(verdicts, rule, refusal), ""]
+           *, rule: Any = None, refusal: str | None = None, meter: str | None = None, top: int = TOP_ROWS,
+           provenance: Sequence[str] = ()) -> str:
+    """The Markdown summary (a PR comment or a job summary); ``provenance``: its first lines."""
+    md = ["## greenbench energy", "", *[f"{line}  " for line in provenance], *([""] if provenance else []),
+          decision_line(verdicts, rule, refusal), ""]
     rs = rows(verdicts, current, baseline)
     if rs:
         codecarbon = any(r.codecarbon for r in rs)
@@ -196,7 +221,7 @@ def render(verdicts: Sequence[Any], current: Sequence[R.Bench], baseline: Mappin
 
     md += markdown_section(verdicts)
     stat = getattr(rule, "field", "min")
-    notes = [f"Energy per call: the gate's statistic (`{stat}` over clean rounds)."
+    notes = [f"Energy per call: the gate's statistic (`{stat}` {rounds_used(current, baseline)})."
              " Raw change: current ÷ baseline; normalised: divided by the host-speed probe ratio (the gate's figure)."]
     if any(r.estimated for r in rs):
         notes.append(R.ESTIMATED_LEGEND.replace("`*`", "`*` =") + ".")
@@ -212,7 +237,90 @@ def render_session(es: Any, baseline: Mapping[str, R.Bench] | None = None) -> st
     meter = ((output.get("machine_info") or {}).get("greenbench") or {}).get("meter") or {}
     label = f"{meter.get('source', '?')} ({'estimated' if meter.get('estimated', True) else 'hardware counter'})"
     return render(es.verdicts, output.get("benchmarks", []), baseline, rule=es.rule, refusal=es.refusal,
-                  meter=label if meter else None)
+                  meter=label if meter else None, provenance=provenance(output))
+
+def _short(commit: Any) -> str:
+    return str(commit)[:12] if commit else "?"
+
+
+def compared(output: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a run compared, as text: baseline, current, machine, meter, report link (issue #23).
+
+    Keys: ``baseline`` (run, commit, date), ``current`` (commit, branch, date), ``machine``, ``meter``
+    (with the CodeCarbon side-by-side setting) and ``report`` (a URL: ``$GREENBENCH_REPORT_URL`` when the
+    workflow gives one, else the GitHub Actions run page that holds its artefacts); missing ones left out.
+    """
+    env = os.environ if environ is None else environ
+    def part(doc: Any, key: str) -> Mapping[str, Any]:
+        value = doc.get(key) if isinstance(doc, Mapping) else None
+        return value if isinstance(value, Mapping) else {}
+
+    gb_file, mi, ci = part(output, "greenbench"), part(output, "machine_info"), part(output, "commit_info")
+    gb = part(mi, "greenbench")
+    out: dict[str, str] = {}
+    base = part(gb_file, "baseline")
+    if base:
+        bits = [f"run {base['run']}" if base.get("run") else "", f"commit {_short(base.get('commit'))}",
+                f"branch {base['branch']}" if base.get("branch") else "", str(base.get("date") or "")]
+        if base.get("machine") and base.get("machine") != mi.get("node"):
+            bits.append(f"machine {base['machine']}")
+        out["baseline"] = ", ".join(b for b in bits if b)
+    cur = [f"commit {_short(ci.get('id'))}" + (" (dirty)" if ci.get("dirty") else ""),
+           f"branch {ci['branch']}" if ci.get("branch") else "", str(output.get("datetime") or "")]
+    out["current"] = ", ".join(b for b in cur if b)
+    cpu = part(mi, "cpu").get("brand_raw")
+    out["machine"] = ", ".join(str(x) for x in (mi.get("node"), cpu or mi.get("processor"), mi.get("system")) if x) \
+        or "?"
+    meter = part(gb, "meter")
+    if meter:
+        cc = part(gb, "codecarbon")
+        out["meter"] = (f"{meter.get('source', '?')} ("
+                        + ("estimated" if meter.get("estimated", True) else "hardware counter") + ")"
+                        + ("; CodeCarbon side by side on" if cc.get("on") else ""))
+    url = env.get("GREENBENCH_REPORT_URL")
+    if not url and env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    if url and url.startswith(("https://", "http://")):
+        out["report"] = url
+    return out
+
+
+def provenance(output: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> list[str]:
+    """The summary's first lines: baseline, current, machine, meter and the HTML report's link."""
+    from greenbench.textsafe import md_text
+
+    c = compared(output, environ)
+    lines = [f"**baseline:** {md_text(c.get('baseline', 'none recorded'))}",
+             f"**current:** {md_text(c['current'])}",
+             f"**machine:** {md_text(c['machine'])}"]
+    if "meter" in c:
+        lines.append(f"**meter:** {md_text(c['meter'])}")
+    if "report" in c:
+        label = "HTML report" if "GREENBENCH_REPORT_URL" in (environ if environ is not None else os.environ) \
+            else "this run's artefacts (HTML report)"
+        lines.append(f"**report:** [{label}](<{c['report'].replace('>', '%3E')}>)")
+    return lines
+
+
+def rounds_used(current: Sequence[R.Bench], baseline: Mapping[str, R.Bench] | None = None) -> str:
+    """How the statistic's rounds were chosen, truthfully: over clean rounds only when some run had enough."""
+    from greenbench import gate
+
+    flags = []
+    for b in [*current, *(baseline or {}).values()]:
+        block = R.energy(b) if isinstance(b, Mapping) else None
+        if block:
+            try:
+                flags.append(gate.run_of(block).clean)
+            except gate.Corrupt:
+                continue
+    if flags and all(flags):
+        return "over clean rounds"
+    if flags and not any(flags):
+        return "over all rounds: no run had enough clean rounds (the machine was busy)"
+    return "over clean rounds where a run had at least 3, else over all its rounds"
+
 
 
 def write(text: str, path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> list[Path]:
