@@ -83,6 +83,8 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
     if banded:
         console.print("band: low–high with every ranged input at its ends at once (worst case, not a confidence "
                       "interval); '-': no ranged input.")
+    if result.baseline is not None and result.baseline.band is not None:
+        console.print(f"  {result.baseline.name}: band from {'; '.join(result.baseline.band.basis)}")
     for row in result.rows:
         if row.notes:
             console.print(f"  {row.name}: {'; '.join(row.notes)}")
