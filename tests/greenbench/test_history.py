@@ -64,7 +64,68 @@ def test_a_meter_change_is_not_compared(tmp_path: Path) -> None:
     storage = store(tmp_path, [run(1, {"test_a": 1.0}, "a1"), run(2, {"test_a": 2.0}, "b2", meter="rapl")])
     runs = [history.load_run(p) for p in history.find_runs(storage)]
     (s,) = history.build(runs, GateRule.parse("10%"))
-    assert s.points[1].verdict == "skipped" and "meter changed" in s.points[1].note
+    assert s.points[1].verdict == "skipped" and "set-up changed (meter model → rapl)" in s.points[1].note
+    assert len(history._segments(s.points)) == 2  # two set-ups: never joined by one line
+
+
+def test_codecarbon_setting_and_machine_changes_are_set_up_changes(tmp_path: Path) -> None:
+    on = run(2, {"test_a": 2.5}, "b2")
+    on["machine_info"]["greenbench"]["codecarbon"] = {"on": True}
+    on["machine_info"]["node"] = "ci-1"
+    other = run(3, {"test_a": 2.5}, "c3")
+    other["machine_info"]["greenbench"]["codecarbon"] = {"on": True}
+    other["machine_info"]["node"] = "elsewhere"
+    storage = store(tmp_path, [run(1, {"test_a": 1.0}, "a1"), on, other])
+    runs = [history.load_run(p) for p in history.find_runs(storage)]
+    (s,) = history.build(runs, GateRule.parse("10%"))
+    assert [p.verdict for p in s.points] == ["", "skipped", "skipped"]  # a 2.5x step is never a regression
+    assert "--energy-codecarbon off → on" in s.points[1].note
+    assert "machine" in s.points[2].note and "elsewhere" in s.points[2].note
+    assert len(history._segments(s.points)) == 3
+    md = history.markdown([s], runs, GateRule.parse("10%"), None)
+    assert md.count("set-up changed") >= 2 and "∥" in md
+
+
+def test_inconclusive_steps_are_marked(tmp_path: Path) -> None:
+    # +30% with rounds spread 1x-3x: the gate cannot decide
+    base, wide = run(1, {"test_a": 1.0}, "a1"), run(2, {"test_a": 1.0}, "b2")
+    base["benchmarks"] = [make_entry("test_a", [1.0, 2.0, 3.0])]
+    wide["benchmarks"] = [make_entry("test_a", [1.3, 2.6, 3.9])]
+    storage = store(tmp_path, [base, wide])
+    runs = [history.load_run(p) for p in history.find_runs(storage)]
+    (s,) = history.build(runs, GateRule.parse("10%"))
+    assert s.points[1].verdict == "inconclusive"
+    assert "◆" in history.markdown([s], runs, GateRule.parse("10%"), None)
+
+
+def test_plot_uses_si_axes_bands_and_hover_areas(storage: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.axes
+    from matplotlib.ticker import EngFormatter
+
+    formatters: list[Any] = []
+    fills: list[int] = []
+    original_fill = matplotlib.axes.Axes.fill_between
+
+    def fill(self: Any, *a: Any, **kw: Any) -> Any:
+        fills.append(1)
+        return original_fill(self, *a, **kw)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "fill_between", fill)
+    original_draw = history.atomic.save_figure
+
+    def capture(fig: Any, path: Any, *a: Any, **kw: Any) -> Any:
+        formatters.extend(ax.yaxis.get_major_formatter() for ax in fig.axes if ax.axison)
+        return original_draw(fig, path, *a, **kw)
+
+    monkeypatch.setattr(history.atomic, "save_figure", capture)
+    monkeypatch.setattr(history, "commit_message", lambda commit, cwd: f"message of {commit}")
+    written = history.write_history(storage, tmp_path / "hist")
+    assert formatters and all(isinstance(f, EngFormatter) for f in formatters)
+    assert fills  # a band per run's spread
+    page = written["html"].read_text()
+    assert page.count("<area ") == 8  # one per point: 2 benchmarks x 4 runs
+    assert "message of ccccccc3" in page and 'usemap="#points"' in page
 
 
 def test_cli(storage: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
