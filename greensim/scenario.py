@@ -549,7 +549,7 @@ class ResolvedSource:
                 "band_factors": list(self.band_factors) if self.band_factors is not None else None}
 
 
-def _meter_band(energy: Mapping[str, Any]) -> tuple[float, float] | None:
+def meter_band_factors(energy: Mapping[str, Any]) -> tuple[float, float] | None:
     """(low, high) factors of the meter's band on its central figure: the model meter's ``figures_j``
     ``marginal_low_j`` / ``marginal_high_j`` per call over ``total_j / calls`` (the same rounds)."""
     figures, total, calls = energy.get("figures_j"), energy.get("total_j"), energy.get("calls")
@@ -609,7 +609,7 @@ def read_benchmark_energy(results: str | Path, benchmark: str, stat: str = "medi
             return ResolvedSource(energy_j=energy_j, estimated=estimated, label=f"{name} ({stat}, per call)",
                                   results=str(p), benchmark=name, stat=stat, meter=meter,
                                   counts=counted_projection.stored_counts(entry["extra_info"]["energy"]),
-                                  band_factors=_meter_band(entry["extra_info"]["energy"]))
+                                  band_factors=meter_band_factors(entry["extra_info"]["energy"]))
     raise DataError(f"{p}: benchmark {matches[0].get('name')!r} has no extra_info.energy.per_call_j.{stat} "
                     "(expected a run with greenbench's energy measurement)")
 

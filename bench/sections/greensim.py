@@ -19,6 +19,7 @@ from typing import Any
 
 import greensim as gs
 from greenbench import results as r
+from greensim.scenario import meter_band_factors
 
 TITLE = "greensim: load shifting and what-if projections"
 
@@ -88,11 +89,20 @@ def _whatif(benchmarks: list[dict]) -> list[str]:
         "| grid | intensity (g/kWh) | " + " | ".join(PUE_LABELS) + " |",
         "|---|---:|" + "---:|" * len(WHATIF_PUES),
     ]
+    band = meter_band_factors(r.energy(b) or {})  # the model meter's own low/high, carried into every cell
     for region in WHATIF_REGIONS:
         rec = gs.intensity_record(region)
-        cells = [r.mark(r.fmt_si(gs.co2e_g(gs.facility_energy_j(energy_j, pue), rec.intensity_g_per_kwh), "g"), True)
-                 for pue in WHATIF_PUES]
+        cells = []
+        for pue in WHATIF_PUES:
+            co2e = gs.co2e_g(gs.facility_energy_j(energy_j, pue), rec.intensity_g_per_kwh)
+            text = r.mark(r.fmt_si(co2e, "g"), True)
+            if band is not None:
+                text += f" [{r.fmt_si(co2e * band[0], 'g')}–{r.fmt_si(co2e * band[1], 'g')}]"
+            cells.append(text)
         parts.append(f"| {rec.label} | {rec.intensity_g_per_kwh:.0f} | " + " | ".join(cells) + " |")
+    if band is not None:
+        parts += ["", f"[low–high]: the meter's own band on the measured energy ({band[0]:.3g}–{band[1]:.3g}× "
+                  "its figure: per-core power, idle fraction, SMT factor at their ends), carried through."]
     versions = sorted({gs.intensity_record(reg).data_version for reg in WHATIF_REGIONS})
     parts += ["", f"Data: {'; '.join(versions)}. More levers (architectures, SNN, hours, 4M): "
               "`greensim run greensim/scenarios/knn.toml --results results.json`.", ""]

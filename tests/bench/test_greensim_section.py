@@ -50,3 +50,16 @@ def test_scaling_lines_print_ratios(ratio: float) -> None:
     info = dict(SCALING, scaling=[dict(SCALING["scaling"][0], per_job_ratio_to_1e6=ratio)])  # type: ignore[call-overload]
     lines = section.scaling_lines(info)
     assert f"{ratio:.2f}×" in lines[1]
+
+
+def test_whatif_carries_the_model_meters_band(tmp_path: Path) -> None:
+    # issue #22 item 10: 0.36 J per call, the meter's band 0.5-1.5x of its central figure (total_j / calls)
+    energy = {"energy": {"source": "model", "estimated": True, "per_call_j": {"median": 0.36}, "total_j": 3.6,
+                         "calls": 10, "figures_j": {"marginal_low_j": 0.18, "marginal_high_j": 0.54}}}
+    text = section.render([_entry("test_knn", "classic", energy)], tmp_path)
+    co2e = gs.co2e_g(0.36 * 1e6, gs.intensity_g_per_kwh("WORLD"))
+    world = next(line for line in text.splitlines() if line.startswith("| WORLD"))
+    from greenbench.units import fmt_si
+
+    assert f"[{fmt_si(co2e * 0.5, 'g')}–{fmt_si(co2e * 1.5, 'g')}]" in world
+    assert "the meter's own band on the measured energy (0.5–1.5×" in text
