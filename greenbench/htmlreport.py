@@ -214,6 +214,12 @@ def verdicts_html(verdicts: Sequence[Any], benchmarks: Sequence[R.Bench]) -> str
     return "\n".join(out)
 
 
+def threads_text(threads: Any) -> str:
+    from greenbench.report import threads_text as text
+
+    return text(threads)
+
+
 def render(output: dict[str, Any], out_dir: Path, *, sections_md: Sequence[str] = (),
            verdicts: Sequence[Any] = (), errors: Sequence[str] = ()) -> str:
     """The whole page as one string."""
@@ -232,7 +238,7 @@ def render(output: dict[str, Any], out_dir: Path, *, sections_md: Sequence[str] 
         f"meter: <b>{esc(meter.get('source', '?'))}</b> ("
         + ("estimated" if meter.get("estimated", True) else "hardware counter") + ")"
         + (f" — {esc(meter.get('reason'))}" if meter.get("reason") else ""),
-        f"threads: {esc(gb.get('threads', '?'))}; device: {esc(gb.get('device', '?'))}; "
+        f"threads: {esc(threads_text(gb.get('threads')))}; device: {esc(gb.get('device', '?'))}; "
         f"carbon intensity: {esc(gb.get('intensity_label', '?'))}",
         f"{len(benchmarks)} benchmarks with energy; figures are per call, median over rounds.",
     ]

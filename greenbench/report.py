@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import re
 import shutil
 import sys
 import traceback
@@ -73,6 +74,46 @@ def _label(b: R.Bench) -> str:
     return plain(b.get("name", "?")).removeprefix("test_").replace("$", r"\$")
 
 
+_ID_BREAKS = re.compile(r"(?<=::)|(?<=/)|(?=\[)|(?<=-)|(?<=,)")
+
+
+def wrap_id(text: str, width: int = 36, max_lines: int = 3) -> str:
+    """A test id folded onto lines at its path and parameter boundaries (``::``, ``/``, ``[``, ``-``, ``,``).
+
+    Never mid-token: a token longer than ``width`` keeps its own line whole; beyond ``max_lines`` the
+    last line ends with ``…``.
+    """
+    tokens = [t for t in _ID_BREAKS.split(text) if t]
+    lines: list[str] = []
+    for t in tokens:
+        if lines and len(lines[-1]) + len(t) <= width:
+            lines[-1] += t
+        else:
+            lines.append(t)
+    if len(lines) > max_lines:
+        lines = [*lines[:max_lines - 1], lines[max_lines - 1] + "…"]
+    return "\n".join(lines)
+
+
+def threads_text(threads: Any) -> str:
+    """The recorded thread count, or what "not set" means (never "None")."""
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+        return str(threads)
+    return "library default (OMP_NUM_THREADS not set)"
+
+
+def _si_axis(axis: Any, log: bool) -> None:
+    """SI tick labels (mJ, µJ) on an energy axis, a few of them, never run together."""
+    from matplotlib.ticker import EngFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    if log:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
+        axis.set_minor_formatter(NullFormatter())
+    else:
+        axis.set_major_locator(MaxNLocator(nbins=4))
+    axis.set_major_formatter(EngFormatter(unit="J", places=None))
+
+
 def plot_energy(benchmarks: list[R.Bench], path: Path) -> Path | None:
     import matplotlib
 
@@ -83,25 +124,33 @@ def plot_energy(benchmarks: list[R.Bench], path: Path) -> Path | None:
     if not rows:
         return None
     rows.sort(key=lambda r: (str(r[0].get("group")), r[1]))
-    groups = sorted({plain(b.get("group")).replace("$", r"\$") for b, _ in rows})
+    def group(b: R.Bench) -> str:  # benchmarks without a group are "(no group)", never "None"
+        g = b.get("group")
+        return plain(g).replace("$", r"\$") if g else "(no group)"
+
+    groups = sorted({group(b) for b, _ in rows})
     colours = dict(zip(groups, group_colours(len(groups)), strict=True))  # one distinct colour per group
-    fig, ax = plt.subplots(figsize=(10, 0.28 * len(rows) + 1.8))
+    labels = [R.mark(wrap_id(_label(b), 48), R.is_estimated(b)) for b, _ in rows]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig, ax = plt.subplots(figsize=(10, 0.22 * lines + 0.08 * len(rows) + 1.8))
     energies = [e for _, e in rows]
-    ax.barh(range(len(rows)), energies, color=[colours[plain(b.get("group")).replace("$", r"\$")] for b, _ in rows])
-    ax.set_yticks(range(len(rows)), [R.mark(_label(b), R.is_estimated(b)) for b, _ in rows], fontsize=7)
+    ax.barh(range(len(rows)), energies, color=[colours[group(b)] for b, _ in rows])
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
     log = max(energies) / min(energies) >= 10  # a log axis only where the energies span a decade
     if log:
         ax.set_xscale("log")
+    _si_axis(ax.xaxis, log)
     est = any(R.is_estimated(b) for b, _ in rows)
     for i, (b, e) in enumerate(rows):  # value labels: a bar's length alone is hard to read on a log axis
         ax.annotate(R.mark(fmt_si(e, "J"), R.is_estimated(b)), (e, i), xytext=(3, 0), textcoords="offset points",
                     va="center", fontsize=6)
     ax.set_xlim(right=max(energies) * (4 if log else 1.15))
-    ax.set_xlabel("energy per call (J, median over rounds" + (", log scale" if log else "") + ")"
+    ax.set_xlabel("energy per call (median over rounds" + (", log scale" if log else "") + ")"
                   + (" — * estimated" if est else ""))
     ax.set_title("Energy per workload" + (" (estimated: CPU-time model)" if est else ""))
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups]
-    ax.legend(handles, groups, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    if groups != ["(no group)"]:  # a legend only when there are groups to tell apart
+        handles = [plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups]
+        ax.legend(handles, groups, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.invert_yaxis()
     fig.tight_layout()
     atomic.save_figure(fig, path, dpi=110)
@@ -114,8 +163,6 @@ def plot_pareto(benchmarks: list[R.Bench], path: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
     by_metric: dict[str, list[tuple[R.Bench, float, float]]] = {}
     for b in benchmarks:
         e = R.energy_j(b)
@@ -144,13 +191,14 @@ def plot_pareto(benchmarks: list[R.Bench], path: Path) -> Path | None:
         fx = [pts[i][1] for i in front]
         fy = [pts[i][2] for i in front]
         ax.step(fx, fy, where="post", color="tab:green", lw=1.2, label="Pareto front", zorder=1)
-        for b, e, q in pts:
-            ax.annotate(_label(b)[:28], (e, q), fontsize=5.5, xytext=(2, 2), textcoords="offset points")
+        for b, e, q in pts:  # ids folded at their path/parameter boundaries, never cut mid-token
+            ax.annotate(wrap_id(_label(b), 24, 2), (e, q), fontsize=5.5, xytext=(2, 2), textcoords="offset points")
         energies = [e for _, e, _ in pts]
-        if max(energies) / min(energies) >= 10:  # a log axis only where the energies span a decade
+        log = max(energies) / min(energies) >= 10  # a log axis only where the energies span a decade
+        if log:
             ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("energy per call (J)" + (" *estimated" if est else ""))
+        _si_axis(ax.xaxis, log)
+        ax.set_xlabel("energy per call" + (" *estimated" if est else ""))
         ax.set_ylabel(f"{metric} ({'higher' if hib else 'lower'} is better)")
         ax.set_title(f"{metric}" + (f" ({phase})" if phase else ""), fontsize=9)
         ax.legend(fontsize=6)
@@ -253,7 +301,7 @@ def _fill_report(output: dict[str, Any], out: Path, sections: Sequence[Any], ver
         + ("estimated" if meter.get("estimated", True) is not False else "hardware counter")
         + ")"
         + (f" — {t(meter.get('reason'))}" if meter.get("reason") else ""),
-        f"- threads: {t(gb.get('threads', '?'))}; device: {t(gb.get('device', '?'))}; "
+        f"- threads: {t(threads_text(gb.get('threads')))}; device: {t(gb.get('device', '?'))}; "
         f"carbon intensity: {t(gb.get('intensity_label', '?'))}",
         f"- {len(benchmarks)} benchmarks with energy; figures are per call, median over rounds.",
     ]
