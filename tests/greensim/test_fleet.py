@@ -242,6 +242,103 @@ def test_jobs_from_parquet_and_csv_give_the_synthetic_totals(tmp_path: Path) -> 
             assert got.totals[key] == pytest.approx(value, rel=1e-12), (name, key)
 
 
+
+def _write_dataset(spec: fl.FleetSpec, root: Path, row_group: int) -> list[Path]:
+    """The spec's jobs as three Parquet files (one in a subdirectory), row groups of ``row_group`` rows."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table(_write_jobs(spec, root))
+    (root / "ds" / "more").mkdir(parents=True)
+    n = table.num_rows
+    cut = [0, 2 * fl.BLOCK_JOBS, 3 * fl.BLOCK_JOBS, n] if n > 3 * fl.BLOCK_JOBS else [0, n // 3, 2 * n // 3, n]
+    paths = [root / "ds" / "a.parquet", root / "ds" / "b.parquet", root / "ds" / "more" / "c.parquet"]
+    for path, lo, hi in zip(paths, cut[:-1], cut[1:], strict=True):
+        pq.write_table(table.slice(lo, hi - lo), path, row_group_size=row_group)
+    (root / "ds" / "README.txt").write_text("not a job file: ignored\n")
+    return paths
+
+
+def test_parquet_dataset_is_read_by_row_groups_with_the_synthetic_totals(tmp_path: Path) -> None:
+    """A directory of Parquet files: the plan holds row groups only; whole-block row groups give the
+    synthetic fleet's totals bit for bit, any partition size the same totals, and a URL the same."""
+    spec = _spec(jobs=4 * fl.BLOCK_JOBS + 999)
+    want = fl.run_fleet(spec, progress=False)
+    _write_dataset(spec, tmp_path, fl.BLOCK_JOBS)
+    ds = _file_spec(spec, tmp_path / "ds", fl.BLOCK_JOBS)
+    plan = fl._parquet_plan(ds)
+    assert [(Path(p.file).name, p.groups, p.first_row, p.rows) for p in plan] == [
+        ("a.parquet", (0,), 0, fl.BLOCK_JOBS), ("a.parquet", (1,), fl.BLOCK_JOBS, fl.BLOCK_JOBS),
+        ("b.parquet", (0,), 0, fl.BLOCK_JOBS), ("c.parquet", (0,), 0, fl.BLOCK_JOBS), ("c.parquet", (1,),
+                                                                                        fl.BLOCK_JOBS, 999)]
+    got = fl.run_fleet(ds, progress=False)
+    assert got.totals == want.totals and got.sums == want.sums and got.partitions == 5
+    assert fl._file_rows(ds) == spec.jobs
+    big = fl.run_fleet(replace(ds, partition_jobs=10**9), progress=False)
+    assert big.totals == want.totals and big.partitions == 3
+    url = fl.run_fleet(replace(ds, source=(tmp_path / "ds").as_uri()), progress=False)
+    assert url.totals == want.totals
+
+
+def test_parquet_dataset_with_odd_row_groups_does_not_depend_on_partitioning(tmp_path: Path) -> None:
+    spec = _spec(jobs=2 * fl.BLOCK_JOBS + 4321)
+    want = fl.run_fleet(spec, progress=False)
+    _write_dataset(spec, tmp_path, 10_000)
+    runs = [fl.run_fleet(_file_spec(spec, tmp_path / "ds", part), progress=False)
+            for part in (1, 25_000, fl.BLOCK_JOBS, 10**9)]
+    for r in runs[1:]:
+        assert r.totals == runs[0].totals and r.sums == runs[0].sums
+    for key, value in want.totals.items():
+        assert runs[0].totals[key] == pytest.approx(value, rel=1e-12), key
+
+
+def test_parquet_from_an_fsspec_memory_url(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    spec = _spec(jobs=fl.BLOCK_JOBS + 10)
+    paths = _write_dataset(spec, tmp_path, fl.BLOCK_JOBS)
+    fs = fsspec.filesystem("memory")
+    for path in paths:
+        fs.pipe(f"/fleet-test/{path.relative_to(tmp_path / 'ds')}", path.read_bytes())
+    try:
+        got = fl.run_fleet(_file_spec(spec, "memory://fleet-test/", 10**9), progress=False)  # type: ignore[arg-type]
+    finally:
+        fs.rm("/fleet-test", recursive=True)
+    assert got.totals == fl.run_fleet(_file_spec(spec, tmp_path / "ds", 10**9), progress=False).totals
+
+
+def test_bad_parquet_datasets_name_the_file(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    spec = _spec(jobs=1000)
+    paths = _write_dataset(spec, tmp_path, 300)
+    ds = _file_spec(spec, tmp_path / "ds", 10**9)
+    with pytest.raises(ConfigError, match=r"absent: \[fleet\].source: no such file"):
+        fl.run_fleet(_file_spec(spec, tmp_path / "absent", 100), progress=False)
+    with pytest.raises(ConfigError, match=r"memory://nowhere/at-all: \[fleet\].source: no such file or directory"):
+        fl.run_fleet(_file_spec(spec, "memory://nowhere/at-all", 100), progress=False)  # type: ignore[arg-type]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match=r"empty: \[fleet\].source: no .parquet files"):
+        fl.run_fleet(_file_spec(spec, empty, 100), progress=False)
+    plan = fl._parquet_plan(ds)
+    (tmp_path / "ds" / "more" / "c.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(ConfigError, match=r"more/c.parquet: \[fleet\].source: not a readable Parquet jobs file"):
+        fl.run_fleet(ds, progress=False)
+    # a file that changes after the plan: the worker's error names it (and the row group)
+    model = fl._Model.of(ds)
+    last = next(p for p in plan if p.file.endswith("c.parquet"))
+    with pytest.raises(ConfigError, match=r"c.parquet: \[fleet\].source: cannot read row group"):
+        fl._parquet_partition(model, ds, last)
+    paths[2].unlink()
+    pq.write_table(pa.table({"energy_kwh": [1.0], "duration_h": [1.0], "region": ["DE"]}), paths[2])
+    with pytest.raises(ConfigError, match=r"c.parquet: columns: expected duration_h, submit_h, region"):
+        fl.run_fleet(ds, progress=False)
+    pq.write_table(pa.table({"energy_kwh": [1.0, 2.0], "duration_h": [1.0, 1.0], "submit_h": [3.0, 4.0],
+                             "region": ["DE", "XX"], "deadline_h": [6.0, 6.0]}), paths[2])
+    with pytest.raises(ConfigError, match=r"c.parquet: row 2: region 'XX' is not in"):
+        fl.run_fleet(ds, progress=False)
+
 def test_bad_job_files_name_the_row(tmp_path: Path) -> None:
     spec = _spec(jobs=10)
     bad = tmp_path / "jobs.csv"
@@ -373,15 +470,20 @@ def test_importing_the_engine_does_not_import_dask() -> None:
 
 
 @pytest.mark.slow
-def test_local_cluster_with_two_workers_gives_the_single_process_totals() -> None:
+def test_local_cluster_with_two_workers_gives_the_single_process_totals(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     spec = _spec(jobs=5 * fl.BLOCK_JOBS + 7)
     single = fl.run_fleet(spec, progress=False)
+    _write_dataset(spec, tmp_path, 30_000)  # odd row groups: blocks follow the files, not the workers
+    ds = _file_spec(spec, tmp_path / "ds", fl.BLOCK_JOBS)
+    ds_single = fl.run_fleet(ds, progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
         on_cluster = fl.run_fleet(spec, client, progress=False)
         repartitioned = fl.run_fleet(replace(spec, partition_jobs=2 * fl.BLOCK_JOBS), client, progress=False,
                                      max_in_flight=1)
+        ds_cluster = fl.run_fleet(ds, client, progress=False)  # each worker reads its own row groups
+    assert ds_cluster.totals == ds_single.totals and ds_cluster.sums == ds_single.sums
     assert on_cluster.workers == 2 and on_cluster.partitions == 6
     # same seed: bit-for-bit equal (the stated tolerance across software stacks is fl.SUM_RTOL)
     assert on_cluster.totals == single.totals and on_cluster.sums == single.sums
