@@ -143,3 +143,17 @@ def test_without_energy_shows_dashes(tmp_path: Path) -> None:
     assert "| 0.800 | - |" in mlp
     assert "| - (epoch 1) |" in next(line for line in md.splitlines() if line.startswith("| GRU"))
     assert "needs the energy plugin" in md
+
+
+def test_study_table_uses_the_allocated_figure_and_its_band(tmp_path: Path) -> None:
+    # issue #22 item 8: beside the study's CodeCarbon totals (flat 12.5 W, idle included), ours on the allocated
+    # basis per digit-epoch: 40 J allocated [20-80] over 4,000 × 2 = 5 mJ [2.5-10]; the study's CNN 5.33 mJ
+    b = _entry("test_classifier_train[cnn]", "deep-train", "cnn", energy_j=10.0, n_train=4000, epochs=2,
+               quality={"accuracy": 0.95})
+    b["extra_info"]["energy"]["figures_j"] = {"allocated_j": 40.0, "allocated_low_j": 20.0, "allocated_high_j": 80.0,
+                                              "marginal_low_j": 5.0, "marginal_high_j": 15.0}
+    assert deep.ours_j_per_sample_epoch(b) == (pytest.approx(5e-3), pytest.approx(2.5e-3), pytest.approx(1e-2),
+                                               "allocated (model meter)")
+    assert deep.study_j_per_sample_epoch("cnn") == pytest.approx(1598.4 / 300_000)
+    row = [line for line in deep.render([b], tmp_path).splitlines() if line.startswith("| CNN")][1]
+    assert "| 5 mJ* [2.5 mJ–10 mJ] | allocated (model meter) | 5.33 mJ* | 1.07× |" in row
