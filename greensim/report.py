@@ -132,7 +132,7 @@ def write_json(result: ScenarioResult, path: str | Path) -> None:
 
 
 def plot(result: ScenarioResult, path: str | Path) -> None:
-    """Two bar panels (facility energy, CO2e; log scale), labelled projected/estimated."""
+    """Two bar panels (facility energy, CO2e; log scale only where values span a decade), labelled projected."""
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     fmt = atomic.figure_format(path, "--plot")  # the suffix picks the format; one matplotlib cannot write fails
@@ -154,9 +154,19 @@ def plot(result: ScenarioResult, path: str | Path) -> None:
                         xerr=[[v - b[0] for _, v, b in ends], [b[1] - v for _, v, b in ends]],
                         fmt="none", ecolor="black", capsize=3, lw=1, label="low–high band")
             ax.legend(loc="lower right", fontsize=7)
-        if all(v > 0 for v in values):
+        from matplotlib.ticker import EngFormatter, LogLocator, MaxNLocator, NullFormatter
+
+        # issue #23: a log axis only where the values span a decade; savings of a few % read on a linear one
+        spread = [v for v in values + [x for b in bands if b is not None for x in b] if v > 0]
+        if all(v > 0 for v in values) and spread and max(spread) / min(spread) >= 10:
             ax.set_xscale("log")
-        ax.set_xlabel(label)
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0), numticks=12))
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels ran into each other
+        else:
+            ax.set_xlim(left=0)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.xaxis.set_major_formatter(EngFormatter(unit="J" if "energy" in label else "g"))
+        ax.set_xlabel(label.replace(" (J, ", " (").replace(" (g, ", " ("))
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(rows)), names)
     axes[0].invert_yaxis()
