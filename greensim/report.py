@@ -160,7 +160,8 @@ def plot(result: ScenarioResult, path: str | Path) -> None:
         spread = [v for v in values + [x for b in bands if b is not None for x in b] if v > 0]
         if all(v > 0 for v in values) and spread and max(spread) / min(spread) >= 10:
             ax.set_xscale("log")
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0), numticks=12))
+            decades = math.log10(max(spread) / min(spread))  # 1-3-10 labels on a short axis, decades on a long one
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0) if decades <= 3 else (1.0,), numticks=12))
             ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels ran into each other
         else:
             ax.set_xlim(left=0)
