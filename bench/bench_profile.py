@@ -12,7 +12,8 @@ gate (``--energy-compare-fail=1%``, Python level on the default ``flagged``):
 * ``np``: an extra copy of the array before ``np.sort``;
 * ``c``: a worse heapify in ``native/sorts.c`` (an extra heapify pass sifting
   down from every index before the usual one), built outside the repository in a temporary copy
-  of ``native/`` that goes first on ``PYTHONPATH``.
+  of ``native/`` that goes first on ``PYTHONPATH`` (the baseline uses an
+  unchanged copy built the same way).
 
 For each run it prints the gate's verdicts and, per level, the functions
 ``greenbench explain`` lists, with the rank of the changed one; unchanged
@@ -110,14 +111,19 @@ EXPECTED = {"py": ("test_py_sort", "python", "keyfn"),
 UNCHANGED = ("test_py_loop", "test_np_sum")
 
 
-def worse_native(tmp: Path) -> Path:
-    """A copy of native/ with the worse heapify, built in place; the directory to put first on PYTHONPATH."""
-    dest = tmp / "variant"
+def built_native(tmp: Path, worse: bool) -> Path:
+    """A copy of native/ (with the worse heapify when ``worse``) built in place, outside the repository; the
+    directory to put first on PYTHONPATH.  Both copies are built alike and their paths have the same length, so
+    the baseline and the planted run differ in the heapify only (not in the environment's size either)."""
+    dest = tmp / ("variant" if worse else "vanilla")
     shutil.copytree(ROOT / "native", dest / "native", ignore=shutil.ignore_patterns("*.so", "*.o", "__pycache__"))
     src = dest / "native" / "sorts.c"
     text = src.read_text()
     if HEAPIFY not in text:
         raise SystemExit("native/sorts.c: heapify loop not found; update bench_profile.HEAPIFY")
+    if not worse:
+        subprocess.run([PY, "native/_ffi_build.py"], cwd=dest, check=True, capture_output=True)
+        return dest
     # an extra heapify pass over every index first (leaves sift nothing), then the usual one over a heap
     src.write_text(text.replace(HEAPIFY, WORSE_HEAPIFY + " \\\n"
                                 + "            sift_down_##SUFFIX(a, i, n); \\\n"
@@ -142,11 +148,14 @@ def planted(tmp: Path) -> None:
     suite = tmp / "suite"
     suite.mkdir()
     (suite / "test_plants.py").write_text(SUITE)
-    variant = worse_native(tmp)
-    base_env = {**os.environ, "PYTHONPATH": str(ROOT), "PLANT": ""}
+    vanilla, variant = built_native(tmp, False), built_native(tmp, True)
+    # the environment has the same size in every run (it shifts the stack, and with it some counts): PLANT is
+    # two characters, PAD makes up for "all" vs "flagged"
+    base_env = {**os.environ, "PYTHONPATH": f"{vanilla}{os.pathsep}{ROOT}", "PLANT": "--",
+                "GREENBENCH_PYPROFILE": "flagged", "PAD": ""}
     storage = ["--benchmark-storage", str(tmp / "storage")]
     wall, out, rc = counted([*storage, "--benchmark-autosave", "--benchmark-json", str(tmp / "base.json")], suite,
-                            {**base_env, "GREENBENCH_PYPROFILE": "all"})
+                            {**base_env, "GREENBENCH_PYPROFILE": "all", "PAD": "xxxx"})
     print(f"baseline: {wall:.0f} s, rc={rc}")
     if rc != 0:
         print(out[-3000:])
@@ -155,7 +164,7 @@ def planted(tmp: Path) -> None:
     for plant, (bench, level, fragment) in EXPECTED.items():
         env = {**base_env, "PLANT": plant}
         if plant == "c":
-            env = {**env, "PYTHONPATH": f"{variant}{os.pathsep}{ROOT}", "PLANT": ""}
+            env = {**env, "PYTHONPATH": f"{variant}{os.pathsep}{ROOT}", "PLANT": "--"}
         wall, out, rc = counted([*storage, "--benchmark-compare", "--energy-compare-fail=1%",
                                  "--benchmark-json", str(tmp / f"{plant}.json")], suite, env)
         print(f"\n=== plant {plant!r} ({wall:.0f} s, pytest rc={rc}): the gate's verdicts ===")

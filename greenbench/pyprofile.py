@@ -18,6 +18,10 @@ ran more, the native level (greenbench.profile) says where the joules went.
 (``sys.monitoring`` on 3.12+ would be cheaper; the trace hooks work on every
 supported version and this pass runs once per benchmark, so they are used.)
 
+The extra call runs in a forked child process (where the OS can fork), so it
+leaves nothing behind -- no heap state that would move the next benchmark's
+counts, no mutated arguments -- and its counts come back through a pipe.
+
 When it runs (``GREENBENCH_PYPROFILE``): ``flagged`` (default) -- only for
 benchmarks whose counted energy per call moved beyond the gate's threshold
 (``--energy-compare-fail``, else 10%) against the compared baseline; ``all``
@@ -223,10 +227,51 @@ def maybe_count(fixture: Any, block: Mapping[str, Any], config: Any = None) -> d
                                       _threshold(config)):
         return None
     function, args, kwargs = call
+    return count_isolated(function, args, kwargs)
+
+
+def count_isolated(function: Callable[..., Any], args: Any = (), kwargs: Mapping[str, Any] | None = None,
+                   ) -> dict[str, Any]:
+    """:func:`count` in a forked child where the OS can fork: the extra call then changes nothing in this
+    process (no heap or interpreter state left behind for the next benchmark's counts, no mutation of the
+    benchmark's arguments).  Elsewhere (no ``os.fork``) it runs in-process.  Errors become an ``error`` field."""
+    import json
+
+    def failed(what: str) -> dict[str, Any]:
+        return {"level": "python", "source": SOURCE, "error": what[:200]}
+
+    if not hasattr(os, "fork"):
+        try:
+            return count(function, args, kwargs)
+        except Exception as exc:  # the benchmark's own error: already reported by its rounds
+            return failed(f"{type(exc).__name__}: {exc}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+        code = 0
+        try:
+            os.close(r)
+            try:
+                out = count(function, args, kwargs)
+            except BaseException as exc:
+                out = failed(f"{type(exc).__name__}: {exc}")
+            with os.fdopen(w, "w", encoding="utf-8") as fh:
+                json.dump(out, fh)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, encoding="utf-8") as fh:
+        data = fh.read()
+    _, status = os.waitpid(pid, 0)
     try:
-        return count(function, args, kwargs)
-    except Exception as exc:  # the benchmark's own error: already reported by its rounds; keep the run going
-        return {"level": "python", "source": SOURCE, "error": f"{type(exc).__name__}: {exc}"[:200]}
+        out = json.loads(data)
+    except ValueError:
+        return failed(f"the traced call's process ended without a result (wait status {status})")
+    return out if isinstance(out, dict) else failed("the traced call returned no counts")
 
 
 def rows(py: Any, where: str = "python profile") -> list[tuple[str, str, int, int, int]]:

@@ -225,3 +225,21 @@ def test_python_mode_and_flagging(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_python_rows_are_checked() -> None:
     with pytest.raises(DataError, match=r"functions\[0\]: expected 5"):
         PP.rows({"functions": ["a\tb\tx\t1\t2"]}, "python")
+
+
+def test_the_traced_call_runs_apart_and_changes_nothing_here() -> None:
+    seen: list[int] = []
+
+    def mutating(values: list[int]) -> None:
+        values.append(1)
+        sort_with_key([3, 2, 1])
+
+    got = PP.count_isolated(mutating, (seen,))
+    assert seen == [], "the extra call ran in a child process: the benchmark's argument is untouched"
+    assert any(r[0].endswith(".key") and r[2] == 3 for r in PP.rows(got))
+    assert PP.count_isolated(sort_with_key, ([2, 1],)) == PP.count(sort_with_key, ([2, 1],))
+
+    def boom() -> None:
+        raise ValueError("bad input")
+
+    assert PP.count_isolated(boom)["error"] == "ValueError: bad input"
