@@ -162,7 +162,8 @@ def _reference_block(spec: fl.FleetSpec, block: int, n_steps: int = 8760) -> fl.
 def test_synthetic_jobs_are_the_reference_jobs_bit_for_bit() -> None:
     """Optimising the generation must not change a single job (results of earlier runs stay valid)."""
     example = fl.load_fleet_scenario(EXAMPLE).spec
-    for spec in (example, replace(example, submit_start_h=50, submit_end_h=3000), _spec()):
+    for spec in (example, replace(example, submit_start_h=50, submit_end_h=3000), _spec(),
+                 _spec(deadline_p=None, home_weights=(0.0, 0.25, 0.7, 0.05))):
         for block in (0, 2):
             got, ref = fl.synthetic_block(spec, block), _reference_block(spec, block)
             for name in ("energy_kwh", "length", "submit", "home", "deadline"):
