@@ -97,11 +97,18 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     recorder = None
     if fixture is not None and es is not None and getattr(fixture, "enabled", False):
         recorder = es.attach(fixture)
+        if getattr(es.meter, "source", "") == "counted":  # issue #24: where the energy went
+            from greenbench import pyprofile
+
+            pyprofile.capture(fixture)
     try:
         return (yield)
     finally:
         if recorder is not None:
             es.finish(fixture, recorder)
+            from greenbench import profile
+
+            profile.after_benchmark(es, fixture, recorder, item.config)
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
