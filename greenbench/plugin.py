@@ -39,6 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--energy-compare-any-meter", action="store_true", default=False,
                     help="compare energy even when the baseline was measured by another meter "
                          "(or with --energy-codecarbon set otherwise)")
+    group.addoption("--energy-compare-any-machine", action="store_true", default=False,
+                    help="compare energy even when the baseline was measured on another machine (node or CPU "
+                         "model); the counted meter compares across machines without it")
     group.addoption("--energy-compare-fail-inconclusive", action="store_true", default=False,
                     help="with --energy-compare-fail: also fail when a benchmark could not be decided "
                          "(machine busy, too few baseline runs, missing or corrupt energy data)")
@@ -97,18 +100,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     recorder = None
     if fixture is not None and es is not None and getattr(fixture, "enabled", False):
         recorder = es.attach(fixture)
-        if getattr(es.meter, "source", "") == "counted":  # issue #24: where the energy went
-            from greenbench import pyprofile
-
-            pyprofile.capture(fixture)
     try:
         return (yield)
     finally:
         if recorder is not None:
             es.finish(fixture, recorder)
-            from greenbench import profile
-
-            profile.after_benchmark(es, fixture, recorder, item.config)
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
@@ -150,6 +146,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         es.check_baseline(doc, f"baseline {paths[i]}" if i < len(paths) else f"baseline #{i + 1}")
     if es.rule is None:
         return
+    if getattr(config.option, "benchmark_skip", False):
+        raise pytest.UsageError(
+            f"--energy-compare-fail={es.rule}: --benchmark-skip skips every benchmark, so the gate would check "
+            "nothing; run the gated benchmarks without it")
     if getattr(bs, "disabled", False):
         raise pytest.UsageError(
             f"--energy-compare-fail={es.rule}: benchmarks are disabled here (--benchmark-disable, or pytest-xdist's "

@@ -68,6 +68,15 @@ class EnergySession:
     older_baselines: list[Any] = field(default_factory=list)
     #: --energy-compare-fail-inconclusive: a benchmark the gate could not decide fails the run
     fail_inconclusive: bool = False
+    #: --energy-compare-any-machine: compare the model meter's energy with a baseline from another machine
+    any_machine: bool = False
+    #: the compared baseline file's name and the older stored runs (name, JSON), newest first (issue #20)
+    baseline_name: str = ""
+    older_named: list[Any] = field(default_factory=list)
+    #: what the gate's closing line adds: the baseline runs used, another machine
+    gate_notes: list[str] = field(default_factory=list)
+    #: benchmarks in the compared baseline (0: nothing could be compared)
+    gate_baseline_size: int | None = None
 
     @property
     def meter(self) -> Meter:
@@ -211,16 +220,37 @@ class EnergySession:
             self.refusal = (f"energy gate: refusing to compare across a change of set-up ({setup}); rerun with the "
                             "baseline's set-up or pass --energy-compare-any-meter")
             return
-        self.verdicts = [gate.compare_entries(baseline.get(str(e.get("fullname"))), e, rule,
-                                              gate.history_for(self.older_baselines, str(e.get("fullname"))))
-                         for e in current]
+        # issue #21: a baseline from another machine is refused for a meter whose figures depend on the machine;
+        # a deterministic meter's counts (counted) compare across machines, and the closing line says so
+        other = gate.other_machine(self.baseline_machine_info, (self.output or {}).get("machine_info"))
+        deterministic = bool(getattr(self.meter, "deterministic", False))
+        if other and not deterministic and not self.any_machine:
+            self.refusal = (
+                f"energy gate: refusing to compare with a baseline measured on another machine ({other}): the "
+                f"{ours} meter's figures depend on the machine; compare against a baseline saved on this machine, "
+                "gate with the counted meter (--energy-meter=counted: counts compare across machines), or pass "
+                "--energy-compare-any-machine")
+            return
+        notes = []
+        if other:
+            notes.append(f"baseline from another machine, {other}: "
+                         + ("counted figures compare across machines" if deterministic
+                            else "compared because --energy-compare-any-machine was given"))
+        older = self.older_named or [(f"older run {i + 1}", d) for i, d in enumerate(self.older_baselines)]
+        self.verdicts = gate.compare_run(baseline, current, rule, [d for _, d in older],
+                                         older_names=[n for n, _ in older])
+        runs = [f"{self.baseline_name or 'the compared file'} (compared)", *[n for n, _ in older]]
+        notes.append(f"baseline runs: {', '.join(runs)}")
+        self.gate_notes = notes
+        self.gate_baseline_size = len(baseline)
 
     @property
     def failed(self) -> bool:
         if self.rule is None:  # without --energy-compare-fail the comparison only informs
             return False
         # --energy-compare-fail-inconclusive: undecided benchmarks fail too (greenbench.gate.summary)
-        return self.refusal is not None or gate.summary(self.verdicts, self.rule, self.fail_inconclusive)[1]
+        return self.refusal is not None or gate.summary(self.verdicts, self.rule, self.fail_inconclusive,
+                                                        baseline_size=self.gate_baseline_size)[1]
 
 
 def _codecarbon_setting(on: bool) -> dict[str, Any]:
@@ -311,6 +341,7 @@ def make_session(option: Any) -> EnergySession:
         threads=observed_threads(),
         rule=rule,
         any_meter=bool(getattr(option, "energy_compare_any_meter", False)),
+        any_machine=bool(getattr(option, "energy_compare_any_machine", False)),
         meter_name=name,
         report_dir=report_dir,
         codecarbon=bool(getattr(option, "energy_codecarbon", False)),
@@ -349,7 +380,9 @@ def finish_session(es: EnergySession, config: Any) -> bool:
     if bs.compared_mapping or es.baseline_problems:
         # the newest compared file is the baseline (pytest-benchmark lists them oldest first)
         baseline = list(bs.compared_mapping.values())[-1] if bs.compared_mapping else {}
-        es.older_baselines = gate.older_runs(getattr(bs, "storage", None), list(bs.compared_mapping or {}))
+        es.older_named = gate.older_runs_named(getattr(bs, "storage", None), list(bs.compared_mapping or {}))
+        es.older_baselines = [doc for _, doc in es.older_named]
+        es.baseline_name = gate.run_name(list(bs.compared_mapping)[-1]) if bs.compared_mapping else ""
         es.run_gate(output["benchmarks"], baseline)
         es.baseline_entries = dict(baseline)
         from greenbench.summary import write_session

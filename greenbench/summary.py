@@ -169,7 +169,8 @@ def drop_empty_columns(lines: Sequence[str], keep: Sequence[int] = (0, 1)) -> li
     return ["|" + "|".join(c for i, c in enumerate(r) if i not in empty) + "|" for r in rows]
 
 
-def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None) -> str:
+def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None, *, fail_inconclusive: bool = False,
+                  notes: Sequence[str] = (), baseline_size: int | None = None) -> str:
     """The headline: the gate's decision and how many benchmarks were really decided."""
     if refusal:
         return f"### ⛔ energy gate refused to compare\n\n{refusal}"
@@ -180,11 +181,18 @@ def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None) -> st
     from greenbench import gate
 
     closing = getattr(gate, "summary", None)  # the gate's own closing line, as the terminal prints it
-    line, failed = closing(verdicts, rule) if callable(closing) else ("", bool(regressed and rule is not None))
+    line, failed = (closing(verdicts, rule, fail_inconclusive, notes=notes, baseline_size=baseline_size)
+                    if callable(closing) else ("", bool(regressed and rule is not None)))
+    nothing = gate.nothing_compared(verdicts, baseline_size)
     if rule is None:
         head = "### energy compare (informative: no --energy-compare-fail given)"
-    elif failed or regressed:
+    elif nothing:
+        head = f"### 🔴 energy gate FAILED ({rule}): nothing could be compared"
+    elif regressed:
         head = f"### 🔴 energy gate FAILED ({rule}): {regressed} benchmark(s) regressed"
+    elif failed:
+        head = (f"### 🔴 energy gate FAILED ({rule}, --energy-compare-fail-inconclusive): "
+                f"{n - decided} of {n} not decided")
     elif decided < n:
         head = f"### 🟡 energy gate: no regression found ({rule}), {n - decided} of {n} not decided"
     else:
@@ -192,16 +200,20 @@ def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None) -> st
     if line:
         head += f"\n\n`{line}`"
     parts = [f"{c[k]} {k}" for k in ORDER if c.get(k)]
-    return (f"{head}\n\n{decided} of {n} benchmarks decided ({', '.join(parts) or 'none'}); "
-            "inconclusive and skipped ones were not judged and never fail the gate.")
+    undecided_rule = ("inconclusive and skipped ones were not judged; --energy-compare-fail-inconclusive makes "
+                      "them fail the gate" if fail_inconclusive and rule is not None
+                      else "inconclusive and skipped ones were not judged and never fail the gate")
+    return f"{head}\n\n{decided} of {n} benchmarks decided ({', '.join(parts) or 'none'}); {undecided_rule}."
 
 
 def render(verdicts: Sequence[Any], current: Sequence[R.Bench], baseline: Mapping[str, R.Bench] | None = None,
            *, rule: Any = None, refusal: str | None = None, meter: str | None = None, top: int = TOP_ROWS,
+           fail_inconclusive: bool = False, gate_notes: Sequence[str] = (), baseline_size: int | None = None,
            provenance: Sequence[str] = ()) -> str:
     """The Markdown summary (a PR comment or a job summary); ``provenance``: its first lines."""
     md = ["## greenbench energy", "", *[f"{line}  " for line in provenance], *([""] if provenance else []),
-          decision_line(verdicts, rule, refusal), ""]
+          decision_line(verdicts, rule, refusal, fail_inconclusive=fail_inconclusive, notes=gate_notes,
+                        baseline_size=baseline_size), ""]
     rs = rows(verdicts, current, baseline)
     if rs:
         codecarbon = any(r.codecarbon for r in rs)
@@ -237,7 +249,9 @@ def render_session(es: Any, baseline: Mapping[str, R.Bench] | None = None) -> st
     meter = ((output.get("machine_info") or {}).get("greenbench") or {}).get("meter") or {}
     label = f"{meter.get('source', '?')} ({'estimated' if meter.get('estimated', True) else 'hardware counter'})"
     return render(es.verdicts, output.get("benchmarks", []), baseline, rule=es.rule, refusal=es.refusal,
-                  meter=label if meter else None, provenance=provenance(output))
+                  meter=label if meter else None, fail_inconclusive=bool(getattr(es, "fail_inconclusive", False)),
+                  gate_notes=getattr(es, "gate_notes", ()), baseline_size=getattr(es, "gate_baseline_size", None),
+                  provenance=provenance(output))
 
 def _short(commit: Any) -> str:
     return str(commit)[:12] if commit else "?"

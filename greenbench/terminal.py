@@ -92,13 +92,14 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
         rule = es.rule
         shown = rule or GateRule.parse("10%")
         for v in es.verdicts:
-            if v.verdict != "ok":
+            if v.verdict != "ok" or v.cause:  # an "ok" the gate could not decide says why
                 console.print(Text(v.line(shown), style=VERDICT_STYLE.get(v.verdict, "")))
                 from greenbench.explain import terminal_lines  # issue #24: where the energy moved
 
                 for line in terminal_lines(v):
                     console.print(Text(f"    {line}"))
-        text, failed = gate_summary(es.verdicts, rule, getattr(es, "fail_inconclusive", False))
+        text, failed = gate_summary(es.verdicts, rule, getattr(es, "fail_inconclusive", False),
+                                    notes=getattr(es, "gate_notes", ()), baseline_size=getattr(es, "gate_baseline_size", None))
         style = "bold red" if failed else "green" if text.startswith("energy gate passed") else "yellow"
         console.print(Text(text, style=style if rule is not None else ""))
     if es.report_error:
