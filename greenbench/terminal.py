@@ -22,20 +22,30 @@ def quality_text(b: R.Bench) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in R.quality(b).items()) or "-"
 
 
-def energy_table(es: EnergySession, benchmarks: list[dict[str, Any]]) -> Table:
+#: columns left out first, in this order, when the table does not fit the terminal (issue #23; the JSON,
+#: the report and index.html keep them all)
+DROP_ORDER = ("power", "meter", "CO2e", "quality", "time", "CodeCarbon")
+#: most lines a test id may be folded onto before columns are dropped
+MAX_ID_LINES = 2
+
+
+def _cell_width(cell: Any) -> int:
+    text = cell if isinstance(cell, Text) else Text.from_markup(str(cell))
+    return max((len(line) for line in text.plain.splitlines()), default=0)
+
+
+def energy_table(es: EnergySession, benchmarks: list[dict[str, Any]], width: int | None = None) -> Table:
+    """The energy table; with ``width`` (the console's), optional columns are left out (:data:`DROP_ORDER`)
+    before a test id would fold onto more than :data:`MAX_ID_LINES` lines, and the caption names them."""
     verdicts = {v.name: v for v in es.verdicts}
-    table = Table(title="greenbench: energy per call (median over rounds)", title_justify="left")
-    for col, justify in (("benchmark", "left"), ("time", "right"), ("energy", "right"), ("power", "right"),
-                         ("CO2e", "right"), ("quality", "left"), ("meter", "left")):
-        # test ids are shown whole and literally (never markup, never cut): they are what users grep for
-        table.add_column(col, justify=justify, overflow="fold", no_wrap=False,  # type: ignore[arg-type]
-                         min_width=len(col) if col != "benchmark" else None)
     codecarbon = any(R.codecarbon_j(b) > 0 for b in benchmarks)
+    columns: list[tuple[str, str]] = [("benchmark", "left"), ("time", "right"), ("energy", "right"),
+                                      ("power", "right"), ("CO2e", "right"), ("quality", "left"), ("meter", "left")]
     if codecarbon:
-        table.add_column("CodeCarbon", justify="right")
+        columns.append(("CodeCarbon", "right"))
     if verdicts:
-        table.add_column("Δ energy", justify="right")
-        table.add_column("verdict")
+        columns += [("Δ energy", "right"), ("verdict", "left")]
+    rows: list[list[Any]] = []
     for b in benchmarks:
         if not R.has_energy(b):
             continue
@@ -58,7 +68,33 @@ def energy_table(es: EnergySession, benchmarks: list[dict[str, Any]]) -> Table:
             else:
                 style = VERDICT_STYLE.get(v.verdict, "")
                 row += [f"{v.change:+.1%}", f"[{style}]{v.verdict}[/]" if style else v.verdict]
-        table.add_row(*row)
+        rows.append(row)
+    keep = list(range(len(columns)))
+    dropped: list[str] = []
+    if width:
+        natural = [max([len(name), *(_cell_width(r[i]) for r in rows)]) for i, (name, _) in enumerate(columns)]
+        id_need = max(len("benchmark"), -(-natural[0] // MAX_ID_LINES))
+
+        def fits() -> bool:
+            return id_need + sum(natural[i] for i in keep[1:]) + 3 * len(keep) + 1 <= width
+
+        for name in DROP_ORDER:
+            if fits():
+                break
+            index = next((i for i, (n, _) in enumerate(columns) if n == name), None)
+            if index is not None and index in keep:
+                keep.remove(index)
+                dropped.append(name)
+    table = Table(title="greenbench: energy per call (median over rounds)", title_justify="left",
+                  caption=(f"left out to fit {width} columns: {', '.join(dropped)} (all in the JSON and the "
+                           "report)") if dropped else None, caption_justify="left")
+    for i in keep:
+        name, justify = columns[i]
+        # test ids are shown whole and literally (never markup, never cut): they are what users grep for
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=False,  # type: ignore[arg-type]
+                         min_width=len(name) if i else None)
+    for row in rows:
+        table.add_row(*[row[i] for i in keep])
     return table
 
 
@@ -72,7 +108,7 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
     buf = io.StringIO()
     console = Console(file=buf, width=max(100, getattr(tr._tw, "fullwidth", 120)), force_terminal=tr.hasmarkup,
                       color_system="standard" if tr.hasmarkup else None, highlight=False, soft_wrap=True)
-    console.print(energy_table(es, benchmarks), soft_wrap=False)
+    console.print(energy_table(es, benchmarks, width=console.width), soft_wrap=False)
     first = benchmarks[0]
     intensity = R.energy(first) or {}
     console.print(f"CO2e at {intensity.get('intensity_label', '?')}.  {R.ESTIMATED_LEGEND}"

@@ -152,6 +152,26 @@ def test_codecarbon_column_in_the_table() -> None:
     assert "5 mJ*" in render(energy_table(SimpleNamespace(verdicts=[]), [e]), 140)  # type: ignore[arg-type]
 
 
+def test_a_100_column_log_drops_columns_before_folding_ids() -> None:
+    """A CI log (non-TTY, 100 columns): whole test ids on at most 2 lines, the columns left out named."""
+    from greenbench.gate import Verdict
+
+    names = [f"test_knn_predict[mnist-{k}-neighbours-metric=euclidean-weights=distance-algo=brute]" for k in range(3)]
+    entries = [make_entry(n, fullname=f"bench/test_classic.py::{n}", extra={"quality": {"accuracy": 0.9123}})
+               for n in names]
+    es = SimpleNamespace(verdicts=[Verdict(e["fullname"], "ok", 0.01, 0.5, 1.0, 1.01, (5, 5), "")
+                                   for e in entries])
+    text = render(energy_table(es, entries, width=100), 100)  # type: ignore[arg-type]
+    assert "left out to fit 100 columns:" in text and "power" in text.split("left out")[1]
+    body = [line.strip("│┃ ") for line in text.splitlines() if line.startswith("│")]
+    assert len(body) <= 2 * len(names)  # each id folded onto at most 2 lines
+    joined = "".join(line.split("│")[0].strip() for line in body)
+    assert all(n in joined for n in names)  # and whole
+    assert max(len(line) for line in text.splitlines()) <= 100
+    wide = render(energy_table(es, entries, width=250), 250)  # type: ignore[arg-type]
+    assert "left out" not in wide and "power" in wide
+
+
 def test_near_identical_warnings_become_one_line() -> None:
     warned = [(f"test_{i}", f"{i} of 15 rounds ran while other processes kept >= 0.5 cores busy") for i in range(67)]
     warned.append(("test_spread", "energy spread is high"))
