@@ -29,6 +29,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -270,7 +271,8 @@ def _clean_stale(parent: Path, name: str) -> None:
 
 
 #: report folders this process holds the lock of (absolute path -> lock file descriptor)
-_HELD: dict[str, tuple[int, Path]] = {}
+_HELD: dict[str, tuple[int, Path, int]] = {}
+_HELD_LOCK = threading.Lock()
 
 
 def _lock_path(target: Path) -> Path:
@@ -283,13 +285,22 @@ def lock_folder(path: str | Path, what: str = "--energy-report") -> None:
 
     A lock file beside the folder, locked with ``flock``: a second run writing the same folder at once
     is refused in one line naming the process that holds it (issue #21: the run that loses says so,
-    instead of both printing "report written").  Re-entrant within a process.
+    instead of both printing "report written").  Re-entrant within the thread that holds it; another
+    thread of the same process is refused too.
     """
+    key = os.path.abspath(path)
+    with _HELD_LOCK:
+        if key in _HELD:
+            if _HELD[key][2] == threading.get_ident():
+                return  # the run's own lock (taken before its first benchmark)
+            raise ConfigError(f"{what} {path}: another writer in this process (thread {_HELD[key][2]}) is writing "
+                              "this folder now; wait for it to finish or give another folder")
+        _lock_new(key, path, what)
+
+
+def _lock_new(key: str, path: str | Path, what: str) -> None:
     import fcntl
 
-    key = os.path.abspath(path)
-    if key in _HELD:
-        return
     lock = _lock_path(Path(path))
     for _ in range(5):
         try:
@@ -312,17 +323,18 @@ def lock_folder(path: str | Path, what: str = "--energy-report") -> None:
             continue
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        _HELD[key] = (fd, lock)
+        _HELD[key] = (fd, lock, threading.get_ident())
         return
     raise ConfigError(f"{what} {path}: its lock file {lock} keeps being replaced; try again")
 
 
 def unlock_folder(path: str | Path) -> None:
     """Release :func:`lock_folder`'s lock and remove the lock file (no-op when not held)."""
-    held = _HELD.pop(os.path.abspath(path), None)
+    with _HELD_LOCK:
+        held = _HELD.pop(os.path.abspath(path), None)
     if held is None:
         return
-    fd, lock = held
+    fd, lock, _ = held
     with contextlib.suppress(OSError):
         os.unlink(lock)  # removed while still locked: a waiter re-checks the inode
     with contextlib.suppress(OSError):
@@ -336,7 +348,8 @@ def write_folder(path: str | Path, fill: Callable[[Path], None], *, marker: dict
     The folder gets :data:`REPORT_MARKER` (JSON ``marker``).  An existing folder is replaced only if
     :func:`check_report_dir` accepts it; staging is removed on any error or interruption.
     """
-    held = os.path.abspath(path) in _HELD
+    with _HELD_LOCK:
+        held = _HELD.get(os.path.abspath(path), (0, Path(), -1))[2] == threading.get_ident()
     lock_folder(path, what)  # a concurrent writer of the same folder is refused, never silently overwritten
     try:
         return _write_folder(path, fill, marker, what)

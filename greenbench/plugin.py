@@ -79,6 +79,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         config.stash[_SESSION] = es = make_session(config.option)
+        report_dir = getattr(config.option, "energy_report", None)
+        if report_dir and not hasattr(config, "workerinput"):  # xdist workers write nothing; the controller holds it
+            from greenbench.atomic import lock_folder
+
+            lock_folder(report_dir)  # issue #21: a second run writing the same folder at once is refused here
+            es.locked_report = report_dir
     except GreenbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(_InterruptWatch(es), f"greenbench-interrupt-watch-{id(config)}")
@@ -100,11 +106,33 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     recorder = None
     if fixture is not None and es is not None and getattr(fixture, "enabled", False):
         recorder = es.attach(fixture)
+        if getattr(es.meter, "source", "") == "counted":  # issue #24: where the energy went
+            from greenbench import pyprofile
+
+            pyprofile.capture(fixture)
     try:
-        return (yield)
-    finally:
-        if recorder is not None:
-            es.finish(fixture, recorder)
+        result = yield
+    except BaseException:
+        if recorder is not None:  # the test's own failure (or Ctrl-C) is the one reported
+            _finish_benchmark(es, fixture, recorder, item.config)
+        raise
+    if recorder is not None:
+        problem = _finish_benchmark(es, fixture, recorder, item.config)
+        if problem is not None:  # issue #21: one line naming the meter, never a traceback from inside greenbench
+            pytest.fail(f"greenbench: {problem}", pytrace=False)
+    return result
+
+
+def _finish_benchmark(es: Any, fixture: Any, recorder: Any, config: pytest.Config) -> str | None:
+    """Store the benchmark's energy; the one-line reason when it could not be (never raises)."""
+    try:
+        problem: str | None = es.finish(fixture, recorder)
+        from greenbench import profile
+
+        profile.after_benchmark(es, fixture, recorder, config)
+    except Exception as exc:
+        return f"energy of this benchmark not stored: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    return problem
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
@@ -144,6 +172,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     compared = config.stash.setdefault(_COMPARED, [])
     for i, doc in enumerate(compared):
         es.check_baseline(doc, f"baseline {paths[i]}" if i < len(paths) else f"baseline #{i + 1}")
+    _say_what_will_not_be_written(es, config, bs)
     if es.rule is None:
         return
     if getattr(config.option, "benchmark_skip", False):
@@ -161,6 +190,27 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "names the file); save one with --benchmark-autosave first")
     if es.baseline_problems:
         raise pytest.UsageError(f"--energy-compare-fail={es.rule}: {es.baseline_problems[0]}")
+
+
+def _say_what_will_not_be_written(es: Any, config: pytest.Config, bs: Any) -> None:
+    """Issue #23: an output that was asked for but will not be written says so, once, before the run."""
+    report = config.getoption("energy_report", None)
+    summary = config.getoption("energy_summary", None)
+    if getattr(bs, "disabled", False):
+        why = ("benchmarks are disabled here (--benchmark-disable, or pytest-xdist's -n, which disables them)")
+    elif getattr(bs, "skip", False):
+        why = "benchmarks are skipped (--benchmark-skip)"
+    else:
+        why = ""
+    if report and why:
+        es.notices.append(f"--energy-report {report}: no report will be written: {why}")
+    if summary and why:
+        es.notices.append(f"--energy-summary {summary}: no summary will be written: {why}")
+    elif summary and not getattr(bs, "compared_mapping", None) and not es.baseline_problems:
+        es.notices.append(f"--energy-summary {summary}: no summary will be written: it reports a comparison, and "
+                          "no baseline was loaded (give --benchmark-compare with a saved run)")
+    for notice in es.notices:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(f"greenbench: {notice}"), stacklevel=2)
 
 
 def _run_provenance(doc: Any) -> dict[str, Any]:
@@ -203,21 +253,80 @@ class _InterruptWatch:
         self.es.interrupted = True
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_guard(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+    """Before pytest-benchmark saves: drop benchmarks that never finished a round (issue #21).
+
+    A Ctrl-C or SIGTERM inside a benchmark's first round leaves it with no timings, and
+    pytest-benchmark's saver fails on it (``min() arg is an empty sequence``), losing every
+    completed benchmark.  Dropped here, named in greenbench's summary; pytest-benchmark unchanged.
+    """
+    bs = getattr(session.config, "_benchmarksession", None)
+    es = _session(session.config)
+    benchmarks = getattr(bs, "benchmarks", None)
+    if isinstance(benchmarks, list):
+        unfinished = [b for b in benchmarks if not b and not getattr(b, "has_error", False)]
+        if unfinished:
+            benchmarks[:] = [b for b in benchmarks if b or getattr(b, "has_error", False)]
+            if es is not None:
+                es.unfinished += [str(getattr(b, "fullname", "?")) for b in unfinished]
+    return (yield)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from greenbench.session import finish_session
 
     es = _session(session.config)
-    if es is not None and finish_session(es, session.config) and session.exitstatus == 0:
+    if es is None:
+        return
+    try:
+        failed = finish_session(es, session.config)
+    except Exception as exc:  # a last guard: the run's outcome stands, with one line saying what went wrong
+        es.output_errors.append(f"greenbench could not finish: {type(exc).__name__}: {' '.join(str(exc).split())}")
+        failed = True
+    finally:
+        _release(es)
+    if failed and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _release(es: Any) -> None:
+    """Give back the report folder's lock and remove temporary pictures (idempotent)."""
+    from greenbench.atomic import unlock_folder
+
+    es.drop_artifacts()
+    locked = getattr(es, "locked_report", None)
+    if locked:
+        unlock_folder(locked)
+        es.locked_report = None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    es = _session(config)
+    if es is not None:
+        _release(es)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     from greenbench.terminal import summary
 
     es = _session(config)
-    if es is not None:
+    if es is None:
+        return
+    try:
         summary(es, config, terminalreporter)
+    except Exception as exc:
+        es.output_errors.append(f"energy table not printed: {type(exc).__name__}: {' '.join(str(exc).split())}")
+    lines = [f"greenbench: {n}" for n in es.notices]
+    if es.unfinished:
+        lines.append(f"greenbench: {len(es.unfinished)} benchmark(s) stopped before finishing one round, not saved: "
+                     + ", ".join(es.unfinished[:5]) + (" ..." if len(es.unfinished) > 5 else ""))
+    lines += [f"greenbench: error: {e}" for e in es.output_errors]
+    if lines:
+        terminalreporter.write_sep("-", "greenbench")
+        for line in lines:
+            terminalreporter.write_line(line, red="error:" in line, yellow="error:" not in line)
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ Imports no pytest: the plugin passes the fixture in.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +45,7 @@ from time import perf_counter
 from typing import Any
 
 from greenbench.carbon import Intensity
+from greenbench.errors import MeterError
 from greenbench.load import CONTENDED_OTHER_CORES, SPEED_PROBES_KEPT, LoadProbe, thin
 from greenbench.meters.base import Measurement, Meter
 from greenbench.results import EnergyRecord
@@ -65,6 +67,19 @@ DIGITS = 6
 
 def _noop() -> None:
     return None
+
+
+#: ``skip`` after a meter failure: no later round of the benchmark is metered
+_NEVER = 1 << 62
+
+
+def abort_meter(meter: Any) -> None:
+    """Close ``meter``'s window after it raised (its ``abort()``, and its parts'), whatever state it is in."""
+    for m in (meter, getattr(meter, "primary", None), *getattr(meter, "parts", ())):
+        fn = getattr(m, "abort", None)
+        if callable(fn):
+            with contextlib.suppress(Exception):  # best effort after the failure already noted
+                fn()
 
 
 _DEFAULT: Any = object()  # "no timer passed": the runner's own default applies
@@ -94,6 +109,17 @@ class RoundRecorder:
     _skip_left: Callable[[], int] = lambda: 0
     _started: bool = False
     _make_runner: Any = None
+    #: the meter's first failure in this benchmark, one line naming it (no round is metered after it)
+    failure: str | None = None
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Note the meter's failure once and close its window, so the next benchmark starts clean."""
+        if self.failure is None:
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            name = getattr(self.meter, "spec", None) or getattr(self.meter, "source", type(self.meter).__name__)
+            self.failure = text if str(name) in text or "RAPL" in text or "NVML" in text \
+                else f"{name} meter: {what}() failed: {type(exc).__name__}: {text}"
+        abort_meter(self.meter)
 
     def attach(self, fixture: Any) -> None:
         """Wrap ``fixture._make_runner`` (an instance attribute shadows the method)."""
@@ -126,13 +152,23 @@ class RoundRecorder:
                         lr = range(n) if n else None
                         return runner(lr) if timer is _DEFAULT else runner(lr, timer)
 
-                    result, counted, calls = run_round(call, len(loops_range) if loops_range else None,
-                                                       self._noop_call)
+                    try:
+                        result, counted, calls = run_round(call, len(loops_range) if loops_range else None,
+                                                           self._noop_call)
+                    except MeterError as exc:  # e.g. a child process started inside the round: refused by name
+                        self._failed("round", exc)
+                        skip = _NEVER
+                        return runner(loops_range) if timer is _DEFAULT else runner(loops_range, timer)
                     self.records.append(RoundRecord(counted, calls, index))
                     self._next = index + 1
                     return result
                 t0 = perf_counter()
-                self.meter.start()
+                try:
+                    self.meter.start()
+                except Exception as exc:  # issue #21: the round runs unmetered, the benchmark fails in one line
+                    self._failed("start", exc)
+                    skip = _NEVER
+                    return runner(loops_range) if timer is _DEFAULT else runner(loops_range, timer)
                 t1 = perf_counter()
                 try:
                     result = runner(loops_range) if timer is _DEFAULT else runner(loops_range, timer)
@@ -140,17 +176,23 @@ class RoundRecorder:
                         self.sync()
                 finally:
                     t2 = perf_counter()
-                    m = self.meter.stop()
-                    t3 = perf_counter()
-                    rec = RoundRecord(m, len(loops_range) if loops_range else 1, index)
-                    self.records.append(rec)
-                    self.probe.round_done(rec)
-                    self.meter_cost_s += (t1 - t0) + (t3 - t2)
-                    if len(self.records) >= self.cap:
-                        self.stride *= 2
-                        self.records = [r for r in self.records if r.index % self.stride == 0]
-                    self._next = (index // self.stride + 1) * self.stride
-                    skip = self._next - index - 1
+                    m: Measurement | None = None
+                    try:
+                        m = self.meter.stop()
+                    except Exception as exc:  # the round's own exception (or KeyboardInterrupt) still propagates
+                        self._failed("stop", exc)
+                        skip = _NEVER
+                    if m is not None:
+                        t3 = perf_counter()
+                        rec = RoundRecord(m, len(loops_range) if loops_range else 1, index)
+                        self.records.append(rec)
+                        self.probe.round_done(rec)
+                        self.meter_cost_s += (t1 - t0) + (t3 - t2)
+                        if len(self.records) >= self.cap:
+                            self.stride *= 2
+                            self.records = [r for r in self.records if r.index % self.stride == 0]
+                        self._next = (index // self.stride + 1) * self.stride
+                        skip = self._next - index - 1
                 return result
 
             self._skip_left = lambda: skip
@@ -208,6 +250,7 @@ class RoundRecorder:
 
             d1, d33 = window(1), window(33)
         except Exception:  # a calibration failure must not lose the benchmark's energy
+            abort_meter(meter)  # nor leave the meter's window open for the next benchmark
             return 0.0
         per_iteration = max(0.0, (d33 - d1) / 32)
         fixed = d1 - per_iteration

@@ -18,8 +18,11 @@ from greenbench import results as R
 from greenbench.carbon import Intensity
 from greenbench.errors import ConfigError, GreenbenchError
 from greenbench.load import thin
-from greenbench.meters.base import Meter
+from greenbench.meters.base import Meter, never_moved
 from greenbench.recorder import RoundRecorder, summarize
+
+#: sources read off hardware counters: a counter of theirs that never moved is refused, not stored as 0 J
+HARDWARE = frozenset({"rapl", "nvml"})
 
 
 def cuda_sync() -> Callable[[], None] | None:
@@ -51,6 +54,14 @@ class EnergySession:
     _artifacts: Any = None
     output: dict[str, Any] | None = None
     report_error: str | None = None
+    #: what could not be written at the end (one line each, naming the path); the rest was written
+    output_errors: list[str] = field(default_factory=list)
+    #: benchmarks dropped because they had not finished one round (an interrupt): named in the summary
+    unfinished: list[str] = field(default_factory=list)
+    #: --energy-report folder whose lock this run holds (greenbench.atomic.lock_folder)
+    locked_report: Any = None
+    #: things this run will not do although asked (no report under --benchmark-disable...), said once
+    notices: list[str] = field(default_factory=list)
     #: set when the run was stopped by Ctrl-C or SIGTERM: its saved JSON says so, and no gate trusts it
     interrupted: bool = False
     #: why a compared file cannot serve as the baseline (unknown schema, interrupted run), one per file
@@ -104,7 +115,8 @@ class EnergySession:
             window.start()
         return recorder
 
-    def finish(self, fixture: Any, recorder: RoundRecorder) -> None:
+    def finish(self, fixture: Any, recorder: RoundRecorder) -> str | None:
+        """Store the benchmark's energy block; return why it was refused (one line naming the meter), else None."""
         window, self._codecarbon_window = self._codecarbon_window, None
         if window is not None:  # closed before greenbench's own calibration windows below
             cc = window.block()
@@ -112,9 +124,17 @@ class EnergySession:
                 fixture.extra_info["codecarbon"] = cc
         stats = getattr(fixture, "stats", None)
         data = getattr(getattr(stats, "stats", None), "data", None) or []
+        if recorder.failure is not None:  # issue #21: no figure a meter did not measure
+            recorder.probe.finish()
+            return f"{recorder.failure}; this benchmark's energy is not stored"
         records, other = recorder.kept(len(data))
         if not records:
-            return
+            return None
+        stuck = never_moved([r.measurement for r in records])
+        source = records[-1].measurement.source
+        if stuck is not None and not records[-1].measurement.estimated and set(source.split("+")) <= HARDWARE:
+            return (f"{source} meter: {stuck}: a stuck or virtualised counter, not 0 J; this benchmark's energy "
+                    "is refused (use --energy-meter model on this machine)")
         probe = recorder.probe
         rec = summarize(records, other, self.meter.describe(), self.intensity,
                         speed_probe_s=probe.speed_s, speed_probes_s=thin(probe.speeds), threads=self.threads,
@@ -126,8 +146,12 @@ class EnergySession:
 
             rec = with_counts(rec, records)
         block = rec.to_json()
+        if stuck is not None:  # an estimate or a meter of the user's that read 0 J while the process worked
+            block["warnings"] = [*block.get("warnings", []),
+                                 f"the {source} meter {stuck}: check that it measures anything"]
         fixture.extra_info["energy"] = block
         self.blocks[fixture.fullname] = block
+        return None
 
     def artifacts_dir(self) -> Any:
         """A folder for pictures the report links as ``artifacts/...`` (moved into the report at the end).
@@ -156,7 +180,7 @@ class EnergySession:
         """Remove the pictures' waiting folder when no report takes them."""
         import shutil
 
-        if self._artifacts is not None and self.report_dir:
+        if self._artifacts is not None:  # issue #21: without a report, the temporary folder goes too
             shutil.rmtree(self._artifacts, ignore_errors=True)
             self._artifacts = None
 
@@ -335,6 +359,7 @@ def make_session(option: Any) -> EnergySession:
         from greenbench.atomic import check_report_dir
 
         check_report_dir(report_dir, "--energy-report")
+    check_outputs(option)
     return EnergySession(
         meter_factory=lambda: meter,
         intensity=intensity,
@@ -369,36 +394,95 @@ def current_json(config: Any) -> dict[str, Any] | None:
     return dict(output)
 
 
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: greenbench's own message as is, anything else with its type."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, GreenbenchError):
+        return text
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror} ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {text}"[:400]
+
+
 def finish_session(es: EnergySession, config: Any) -> bool:
-    """Run the gate (when comparing) and write the report; True if the run must fail."""
-    output = current_json(config)
+    """Run the gate (when comparing) and write what was asked; True if the run must fail.
+
+    Issue #21: a run's results are never thrown away at the end.  Each output (the summary file,
+    ``$GITHUB_STEP_SUMMARY``, the report folder) is written on its own; what fails is one line in
+    :attr:`EnergySession.output_errors` naming the path, and everything else is still written.
+    """
+    try:
+        output = current_json(config)
+    except Exception as exc:
+        es.output_errors.append(f"could not assemble this run's results: {_one_line(exc)}")
+        es.drop_artifacts()
+        return True
     es.output = output
     if output is None:
         es.drop_artifacts()
         return False
     bs = config._benchmarksession
     if bs.compared_mapping or es.baseline_problems:
-        # the newest compared file is the baseline (pytest-benchmark lists them oldest first)
-        baseline = list(bs.compared_mapping.values())[-1] if bs.compared_mapping else {}
-        es.older_named = gate.older_runs_named(getattr(bs, "storage", None), list(bs.compared_mapping or {}))
-        es.older_baselines = [doc for _, doc in es.older_named]
-        es.baseline_name = gate.run_name(list(bs.compared_mapping)[-1]) if bs.compared_mapping else ""
-        es.run_gate(output["benchmarks"], baseline)
-        es.baseline_entries = dict(baseline)
-        from greenbench.summary import write_session
-
-        es.summary_paths = write_session(es, config.getoption("energy_summary", None), baseline)
+        try:
+            # the newest compared file is the baseline (pytest-benchmark lists them oldest first)
+            baseline = list(bs.compared_mapping.values())[-1] if bs.compared_mapping else {}
+            es.older_named = gate.older_runs_named(getattr(bs, "storage", None), list(bs.compared_mapping or {}))
+            es.older_baselines = [doc for _, doc in es.older_named]
+            es.baseline_name = gate.run_name(list(bs.compared_mapping)[-1]) if bs.compared_mapping else ""
+            es.run_gate(output["benchmarks"], baseline)
+            es.baseline_entries = dict(baseline)
+        except Exception as exc:  # a gate that cannot run refuses; it never says "passed"
+            es.refusal = f"energy gate: could not compare: {_one_line(exc)}"
+            baseline = {}
+        _write_summaries(es, config.getoption("energy_summary", None), baseline)
     report_dir = config.getoption("energy_report")
     if report_dir:
         from greenbench.report import write_report
 
-        sections = [m for group in config.hook.pytest_greenbench_report_sections(config=config) for m in group]
         try:
+            sections = [m for group in config.hook.pytest_greenbench_report_sections(config=config) for m in group]
             es.report_path = write_report(output, report_dir, sections=sections, verdicts=es.verdicts,
                                           artifacts=es._artifacts)
-        except GreenbenchError as exc:
-            es.report_error = str(exc)
-            return True
-        finally:
-            es.drop_artifacts()
-    return es.failed
+        except Exception as exc:
+            es.output_errors.append(f"--energy-report {report_dir}: not written: {_one_line(exc)}")
+    es.drop_artifacts()
+    return bool(es.output_errors) or es.failed
+
+
+def _write_summaries(es: EnergySession, path: Any, baseline: Mapping[str, Any]) -> None:
+    """The gate's Markdown summary to ``--energy-summary`` and ``$GITHUB_STEP_SUMMARY``, each on its own."""
+    from greenbench import atomic
+    from greenbench import summary as S
+
+    if not (es.verdicts or es.refusal):
+        return
+    try:
+        text = S.render_session(es, baseline)
+    except Exception as exc:
+        es.output_errors.append(f"energy summary not rendered: {_one_line(exc)}")
+        return
+    if path:
+        try:
+            es.summary_paths.append(atomic.write_text(path, text, "--energy-summary"))
+        except Exception as exc:
+            es.output_errors.append(f"--energy-summary {path}: not written: {_one_line(exc)}")
+    step = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step:
+        try:
+            es.summary_paths += S.write(text, None)
+        except Exception as exc:
+            es.output_errors.append(f"GITHUB_STEP_SUMMARY={step}: not written: {_one_line(exc)}")
+
+
+def check_outputs(option: Any, environ: Mapping[str, str] | None = None) -> None:
+    """Every output path, checked before the first benchmark runs (a ConfigError: exit 4), issue #21."""
+    from greenbench import atomic
+
+    summary = getattr(option, "energy_summary", None)
+    if summary is not None:
+        atomic.check_output_file(summary, "--energy-summary")
+    env = os.environ if environ is None else environ
+    step = env.get("GITHUB_STEP_SUMMARY")
+    if step:  # appended to, as GitHub expects: its folder must exist
+        atomic.check_output_file(step, "GITHUB_STEP_SUMMARY", create_parents=False)

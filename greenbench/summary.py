@@ -119,7 +119,9 @@ def _pct(x: float) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    from greenbench.textsafe import md_text
+
+    return md_text(text)  # issue #21: pipes, backticks, <, > and control bytes from test ids stay text
 
 
 def _table(rs: Sequence[Row], codecarbon: bool) -> list[str]:
@@ -132,7 +134,7 @@ def _table(rs: Sequence[Row], codecarbon: bool) -> list[str]:
     for r in rs:
         if r.verdict in ("skipped", "refused"):
             energy = "-"
-            verdict = f"{r.verdict} ({r.reason})" if r.reason else r.verdict
+            verdict = f"{r.verdict} ({_cell(r.reason)})" if r.reason else r.verdict
         else:
             energy = (f"{R.mark(fmt_si(r.baseline_j, 'J'), r.estimated)} → "
                       f"{R.mark(fmt_si(r.current_j, 'J'), r.estimated)}")
@@ -173,7 +175,7 @@ def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None, *, fa
                   notes: Sequence[str] = (), baseline_size: int | None = None) -> str:
     """The headline: the gate's decision and how many benchmarks were really decided."""
     if refusal:
-        return f"### ⛔ energy gate refused to compare\n\n{refusal}"
+        return f"### ⛔ energy gate refused to compare\n\n{_cell(refusal)}"
     c = counts(verdicts)
     decided = sum(is_decided(v) for v in verdicts)
     n = len(verdicts)
@@ -198,7 +200,9 @@ def decision_line(verdicts: Sequence[Any], rule: Any, refusal: str | None, *, fa
     else:
         head = f"### 🟢 energy gate passed ({rule})"
     if line:
-        head += f"\n\n`{line}`"
+        from greenbench.textsafe import md_code
+
+        head += f"\n\n{md_code(line, table=False)}"
     parts = [f"{c[k]} {k}" for k in ORDER if c.get(k)]
     undecided_rule = ("inconclusive and skipped ones were not judged; --energy-compare-fail-inconclusive makes "
                       "them fail the gate" if fail_inconclusive and rule is not None
@@ -238,7 +242,7 @@ def render(verdicts: Sequence[Any], current: Sequence[R.Bench], baseline: Mappin
     if any(r.estimated for r in rs):
         notes.append(R.ESTIMATED_LEGEND.replace("`*`", "`*` =") + ".")
     if meter:
-        notes.append(f"Meter: {meter}.")
+        notes.append(f"Meter: {_cell(meter)}.")
     md += [" ".join(notes), ""]
     return "\n".join(md)
 
@@ -252,6 +256,7 @@ def render_session(es: Any, baseline: Mapping[str, R.Bench] | None = None) -> st
                   meter=label if meter else None, fail_inconclusive=bool(getattr(es, "fail_inconclusive", False)),
                   gate_notes=getattr(es, "gate_notes", ()), baseline_size=getattr(es, "gate_baseline_size", None),
                   provenance=provenance(output))
+
 
 def _short(commit: Any) -> str:
     return str(commit)[:12] if commit else "?"
@@ -334,7 +339,6 @@ def rounds_used(current: Sequence[R.Bench], baseline: Mapping[str, R.Bench] | No
     if flags and not any(flags):
         return "over all rounds: no run had enough clean rounds (the machine was busy)"
     return "over clean rounds where a run had at least 3, else over all its rounds"
-
 
 
 def write(text: str, path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> list[Path]:

@@ -384,28 +384,40 @@ def test_unwritable_report_place_is_refused(tmp_path: Path, monkeypatch: pytest.
         atomic.check_report_dir(tmp_path / "rep")
 
 
-def test_concurrent_reports_never_mix(tmp_path: Path) -> None:
+def test_concurrent_reports_never_mix_and_the_losers_say_so(tmp_path: Path) -> None:
+    """Issue #21: while one writer holds the folder, the others are refused in one line (never both 'written')."""
     import threading
 
     rep = tmp_path / "rep"
-    barrier = threading.Barrier(4)
+    staged, go = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
 
-    def run(i: int) -> None:
-        def fill(d: Path) -> None:
-            for k in range(5):
-                atomic.write_text(d / f"file{k}.txt", str(i))
-            barrier.wait(timeout=30)  # all four staged: they swap in together
+    def fill(d: Path) -> None:
+        for k in range(5):
+            atomic.write_text(d / f"file{k}.txt", "first")
+        staged.set()
+        assert go.wait(timeout=60)  # holds the folder until the others have tried
 
-        atomic.write_folder(rep, fill)
+    first = threading.Thread(target=lambda: atomic.write_folder(rep, fill))
+    first.start()
+    assert staged.wait(timeout=60)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for t in threads:
+    def other(i: int) -> None:
+        try:
+            atomic.write_folder(rep, lambda d: atomic.write_text(d / "file0.txt", str(i)))
+        except ConfigError as exc:
+            errors.append(exc)
+
+    others = [threading.Thread(target=other, args=(i,)) for i in range(3)]
+    for t in others:
         t.start()
-    for t in threads:
+    for t in others:
         t.join(timeout=60)
-    owners = {(rep / f"file{k}.txt").read_text() for k in range(5)}
-    assert len(owners) == 1  # every file from one and the same run
-    assert [p.name for p in tmp_path.iterdir()] == ["rep"]
+    go.set()
+    first.join(timeout=60)
+    assert len(errors) == 3 and all("is writing this folder now" in one_line(e) for e in errors)
+    assert {(rep / f"file{k}.txt").read_text() for k in range(5)} == {"first"}
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no staging folder, no lock file left
 
 
 def test_report_folder_is_replaced_whole(tmp_path: Path) -> None:

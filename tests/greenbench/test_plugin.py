@@ -201,8 +201,10 @@ def test_baseline_without_energy_is_skipped(pytester: pytest.Pytester) -> None:
     del data["machine_info"]["greenbench"]
     saved.write_text(json.dumps(data))
     result = run(pytester, "--benchmark-compare", "--energy-compare-fail=10%")
-    assert result.ret == 0, result.stdout.str()
+    # issue #21: a gate that compared nothing is not a pass
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     result.stdout.fnmatch_lines(["*baseline has no energy data*"])
+    result.stdout.fnmatch_lines(["*nothing could be compared*"])
 
 
 def test_pytest_benchmark_own_compare_still_works(pytester: pytest.Pytester) -> None:
