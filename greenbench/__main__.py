@@ -1,4 +1,4 @@
-"""``greenbench`` command line: one subcommand per module, each with its own ``main(argv)``.
+"""``greenbench`` command line: argparse subcommands, one module each with its own ``main(argv)``.
 
     greenbench report RESULTS.json --out DIR     # rebuild a report folder
     greenbench history [--storage .benchmarks]  # energy across stored runs
@@ -6,11 +6,16 @@
     greenbench calibrate                        # fit the counted meter's coefficients to RAPL
     greenbench explain RUN_A RUN_B [-k NAME]    # where a counted benchmark's energy moved, per function
 
-Bad input prints one line ``error: ...`` and exits 2; nothing is half-written.
+``greenbench --help`` lists every subcommand; ``greenbench COMMAND --help`` shows its options.  Bad input
+prints one line ``error: ...`` and exits 2; nothing is half-written.
+
+Adding a subcommand: one entry in :data:`COMMANDS` (its module, which has ``main(argv) -> int``) and one
+in :data:`HELP` (its line in ``greenbench --help``).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from collections.abc import Sequence
@@ -24,16 +29,43 @@ COMMANDS = {
     "explain": "greenbench.explain",
 }
 
+#: subcommand -> its one line in ``greenbench --help``
+HELP = {
+    "report": "rebuild a report folder (README.md, plots, index.html) from a saved run: RESULTS.json --out DIR",
+    "history": "energy across the runs stored in .benchmarks, with the gate's verdicts between them",
+    "export": "Bencher BMF, github-action-benchmark or CodeCarbon CSV from a saved run",
+    "calibrate": "fit the counted meter's per-event coefficients to RAPL on this machine",
+    "explain": "where a counted benchmark's energy moved between two runs, per function",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The top-level parser: ``greenbench --help`` lists every subcommand (their options are their own)."""
+    top = argparse.ArgumentParser(
+        prog="greenbench", description="greenbench: energy and carbon of benchmarks, from saved pytest-benchmark runs.",
+        epilog="Run `greenbench COMMAND --help` for a command's options. Measuring happens in pytest: "
+               "`pytest --help` lists greenbench's --energy-* and --carbon-* options.")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name in COMMANDS:
+        # the subcommand's own arguments are parsed by its module (prog "greenbench NAME")
+        sub.add_parser(name, help=HELP.get(name, ""), add_help=False)
+    return top
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if args else 2
+    top = parser()
+    if not args:
+        top.print_help(sys.stderr)
+        return 2
+    if args[0] in ("-h", "--help"):
+        top.print_help()
+        return 0
     name, rest = args[0], args[1:]
     module_name = COMMANDS.get(name)
     if module_name is None:
-        print(f"error: unknown command {name!r}; expected one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        print(f"error: unknown command {name!r}; expected one of: {', '.join(COMMANDS)} (see greenbench --help)",
+              file=sys.stderr)
         return 2
     try:
         module = importlib.import_module(module_name)

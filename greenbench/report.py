@@ -258,10 +258,12 @@ def import_sections(names: Sequence[str]) -> list[Any]:
 
 
 def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence[Any] = (),
-                 verdicts: Sequence[Any] = (), artifacts: str | Path | None = None) -> Path:
+                 verdicts: Sequence[Any] = (), artifacts: str | Path | None = None,
+                 *, what: str = "--energy-report") -> Path:
     """Write ``results.json``, plots, ``README.md`` and ``index.html`` into ``out_dir``; return the Markdown path.
 
     ``verdicts``: the energy gate's (greenbench.gate.Verdict), shown in the HTML page when given.
+    ``what``: the option that named the folder, in error messages (``--out`` for ``greenbench report``).
 
     The folder is built beside ``out_dir`` and swapped in whole (:func:`greenbench.atomic.write_folder`):
     a kill or a concurrent run never leaves files of two runs mixed, and a non-empty folder greenbench
@@ -276,7 +278,7 @@ def write_report(output: dict[str, Any], out_dir: str | Path, sections: Sequence
         errors.extend(_fill_report(output, stage, sections, verdicts))
 
     interrupted = bool((output.get("greenbench") or {}).get("interrupted"))
-    path = atomic.write_folder(out_dir, fill, marker={"interrupted": interrupted}) / "README.md"
+    path = atomic.write_folder(out_dir, fill, marker={"interrupted": interrupted}, what=what) / "README.md"
     if errors:
         raise GreenbenchError(f"report written to {path}, but {len(errors)} section(s) failed: {errors[0]}")
     return path
@@ -344,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also render the report sections of this module (e.g. bench.sections); repeatable")
     args = parser.parse_args(argv)
     try:
-        path = write_report(R.load(args.results), args.out, sections=import_sections(args.sections))
+        path = write_report(R.load(args.results), args.out, sections=import_sections(args.sections), what="--out")
     except GreenbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
