@@ -487,7 +487,8 @@ def parse_fleet(raw: Mapping[str, Any], path: str | Path = "<fleet>", *, title: 
     if "source" in raw:
         src = raw["source"]
         if not isinstance(src, str) or not src.strip():
-            raise ScenarioError(f"{p}: {where}.source: expected a file path (Parquet or CSV), got {src!r}")
+            raise ScenarioError(f"{p}: {where}.source: expected a Parquet or CSV file, a directory of Parquet "
+                                f"files or an fsspec URL, got {src!r}")
         extra = [k for k in _SYNTHETIC_KEYS if k in raw]
         if extra:
             raise ScenarioError(f"{p}: {where}.{extra[0]}: only applies to a synthetic fleet; the jobs come "
