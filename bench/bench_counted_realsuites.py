@@ -27,6 +27,7 @@ them by the planted work alone.  Wall times are printed; they depend on the mach
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import itertools
 import json
 import os
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", default="1%", help="the gate's threshold for the counted meter")
     ap.add_argument("--model-threshold", default="10%", help="the gate's threshold for the model meter")
     ap.add_argument("--keep", type=Path, default=None, help="keep the JSON files here")
+    ap.add_argument("--jobs", type=int, default=1, help="counted runs side by side (time-based meters: 1)")
     ns = ap.parse_args(argv)
 
     from greenbench import gate
@@ -108,29 +110,28 @@ def main(argv: list[str] | None = None) -> int:
         loops = busy_loops(busy)
         try:
             tag = f"{name}-{meter}-busy{busy}"
-            walls, runs = [], []
-            for i in range(ns.runs):
-                out = work / f"{tag}-aa{i}.json"
-                walls.append(run_suite(cwd, args, meter, out, rounds=ns.rounds))
-                runs.append(entries(out))
-                print(f"  {tag} A/A run {i + 1}/{ns.runs}: {walls[-1]:.0f} s, {len(runs[-1])} benchmarks", flush=True)
-            subset = None
+            jobs: list[tuple[str, list[str], str]] = [(f"aa{i}", args, "") for i in range(ns.runs)]
             if name in subsets:
-                out = work / f"{tag}-subset.json"
-                walls.append(run_suite(cwd, subsets[name], meter, out, rounds=ns.rounds))
-                subset = entries(out)
-            planted = None
+                jobs.append(("subset", subsets[name], ""))
             if name in plants:
-                out = work / f"{tag}-planted.json"
-                run_suite(cwd, args, meter, out, rounds=ns.rounds, plant=f"{plants[name]}:{ns.every}")
-                planted = entries(out)
+                jobs.append(("planted", args, f"{plants[name]}:{ns.every}"))
+            # counted runs may run side by side (counts do not depend on the load); time-based meters one by one
+            width = ns.jobs if meter == "counted" else 1
+            with concurrent.futures.ThreadPoolExecutor(max_workers=width) as pool:
+                futures = {key: pool.submit(run_suite, cwd, a, meter, work / f"{tag}-{key}.json", rounds=ns.rounds,
+                                            plant=plant) for key, a, plant in jobs}
+                walls = [futures[k].result() for k, _, _ in jobs if k != "planted"]
+            runs = [entries(work / f"{tag}-aa{i}.json") for i in range(ns.runs)]
+            subset = entries(work / f"{tag}-subset.json") if name in subsets else None
+            planted = entries(work / f"{tag}-planted.json") if name in plants else None
+            print(f"  {tag}: {len(jobs)} runs of {min(walls):.0f}-{max(walls):.0f} s ({width} at a time)", flush=True)
         finally:
             for p in loops:
                 p.kill()
                 p.wait()
         names = sorted(set.intersection(*(set(r) for r in runs)))
         rows.append(f"\n## {name}, meter {meter}, {busy} busy loops: {len(names)} benchmarks, {ns.runs} A/A runs "
-                    f"({min(walls):.0f}-{max(walls):.0f} s each), gate at {rule}")
+                    f"({min(walls):.0f}-{max(walls):.0f} s each, {width} at a time), gate at {rule}")
         rows.append("| benchmark | energy per call | A/A spread | subset vs A/A | false alarms | undecided |")
         rows.append("|---|---|---|---|---|---|")
         worst_spread, worst_subset, alarms, undecided, pairs = 0.0, 0.0, 0, 0, 0

@@ -57,6 +57,9 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "tinyproj"
 version = "0"
+
+[tool.setuptools]
+packages = ["tinyproj"]
 '''
 
 

@@ -62,7 +62,7 @@ DIR_ENV = "GREENBENCH_COUNTED_DIR"
 ROUNDS_ENV = "GREENBENCH_COUNTED_ROUNDS"
 DEFAULT_ROUNDS = 3
 #: a measured round runs this many instructions or a little more (calls per round: a power of two)
-TARGET_INSTRUCTIONS = 2_000_000
+TARGET_INSTRUCTIONS = 1_000_000
 #: at most this many calls in one round (a call of a few instructions)
 MAX_CALLS = 1 << 16
 #: uncollected warm-up calls before each round's measured calls: at least 2, at most this many
@@ -317,14 +317,18 @@ class CountedMeter(MeterBase):
             else:
                 n = self.calls_per_round or 0
                 if not n:
-                    call(2)  # first touches, lazy initialisation
-                    _, one = self._collect(call, 1)
-                    net = max(one.get("instructions", 0) - harness.get("instructions", 0), 1)
-                    n = 1 << max(0, min(MAX_CALLS.bit_length() - 1, (TARGET_INSTRUCTIONS // net).bit_length() - 1))
-                    self.calls_per_round = n
-                warm = 1 if n == 1 else min(MAX_WARMUP_CALLS, max(2, n // 2))
-                call(warm)
-                duration, counts = self._collect(call, n)
+                    # the benchmark's first round (pytest-benchmark's calibration round, not kept) sizes the
+                    # rounds: first touches and lazy initialisation uncollected, then one counted call
+                    call(2)
+                    duration, counts = self._collect(call, 1)
+                    net = max(counts.get("instructions", 0) - harness.get("instructions", 0), 1)
+                    self.calls_per_round = 1 << max(0, min(MAX_CALLS.bit_length() - 1,
+                                                           (TARGET_INSTRUCTIONS // net).bit_length() - 1))
+                    n = 1
+                else:
+                    warm = 1 if n == 1 else min(MAX_WARMUP_CALLS, max(2, n // 2))
+                    call(warm)
+                    duration, counts = self._collect(call, n)
                 # pytest-benchmark divides the duration by the calls it asked for
                 result = duration * max(loops, 1) / n if isinstance(duration, (int, float)) else duration
             counts = {k: max(0, v - harness.get(k, 0)) for k, v in counts.items()}

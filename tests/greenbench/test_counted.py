@@ -249,7 +249,8 @@ def test_end_to_end_counted_gate(pytester: pytest.Pytester) -> None:
     assert e["test_spawns"] is None
     assert e["test_a"]["estimated"] is True and isinstance(e["test_a"]["counts"]["instructions"], int)
     assert len(e["test_a"]["rounds_j"]) == C.DEFAULT_ROUNDS
-    assert max(e["test_a"]["rounds_j"]) / min(e["test_a"]["rounds_j"]) - 1 < 1e-4  # warm rounds agree
+    # warm rounds agree (pymalloc may map a fresh arena in one round: a few 1e-4 more, never less)
+    assert max(e["test_a"]["rounds_j"]) / min(e["test_a"]["rounds_j"]) - 1 < 5e-3
     r = pytester.runpytest_subprocess("test_tiny.py", "--energy-meter=counted", "-p", "no:cacheprovider",
                                       "--benchmark-compare", "--energy-compare-fail=1%")
     assert r.ret == 0, r.stdout.str()
@@ -317,6 +318,9 @@ def test_run_round_warms_up_picks_calls_by_counts_and_subtracts_the_harness(tmp_
     meter = C.CountedMeter(CM.DEFAULT, lib=lib, out_dir=tmp_path)
     meter.begin_benchmark("t.py::test_small")
     call = _runner(lib, per_call_ir=1000, harness_ir=700, cold_extra=[50_000])
+    # the first round (pytest-benchmark's calibration round, discarded) sizes the rounds: one counted call
+    _, first, one = meter.run_round(call, 1, lambda: _runner(lib, 0, 700, []))
+    assert one == 1 and first.counts["instructions"] == 1000
     results = []
     for _ in range(3):
         result, m, n = meter.run_round(call, 1, lambda: _runner(lib, 0, 700, []))
@@ -333,6 +337,7 @@ def test_run_round_warms_up_picks_calls_by_counts_and_subtracts_the_harness(tmp_
     assert not lib.instrumented and lib.log == ["start", "stop"]
     # a sub-microsecond call: many calls per round, per-call counts exact whatever the iterations asked
     meter.begin_benchmark("t.py::test_tiny")
+    meter.run_round(_runner(lib, 10, 700, []), 7)
     _, m, n = meter.run_round(_runner(lib, 10, 700, []), 7)
     assert n == C.MAX_CALLS and m.counts["instructions"] == 10 * n
 
@@ -350,7 +355,11 @@ def test_run_round_single_call_path_and_big_calls(tmp_path: Path) -> None:
 
     _, m, n = meter.run_round(big, 1)
     assert n == 1 and m.counts["instructions"] == 5 * C.TARGET_INSTRUCTIONS
-    assert calls == [2, 1, 1, 1], "first touches, one counted call to size the round, one warm-up, the round"
+    assert calls == [2, 1], "first touches, one counted call to size the rounds"
+    calls.clear()
+    _, m, n = meter.run_round(big, 1)
+    assert n == 1 and m.counts["instructions"] == 5 * C.TARGET_INSTRUCTIONS
+    assert calls == [1, 1], "one warm-up call, the measured call"
     calls.clear()
     _, m, n = meter.run_round(big, None)  # pedantic: one call whose result pytest-benchmark keeps
     assert n == 1 and calls == [0] and m.counts["instructions"] == 5 * C.TARGET_INSTRUCTIONS
@@ -453,3 +462,36 @@ def test_numba_cache_is_warmed_natively_before_the_counted_run(monkeypatch: pyte
     assert "Numba's cache filled natively" in capsys.readouterr().out
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert C.warm_numba_cache(["t.py"]) is None and len(seen) == 1  # no Numba: no pass
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+@needs_valgrind
+def test_steady_state_planted_compute_and_dram_lines(pytester: pytest.Pytester) -> None:
+    """Issue #20: warm simulated caches at the start of a measured round.  +10 % compute in cache-resident code
+    moves counted energy by about +10 %; a copy of 32 MiB (4x the simulated 8 MiB last level) still pays its
+    DRAM lines on every call; the cache-resident loop pays none."""
+    pytester.makepyfile(test_steady="""
+        BIG = bytearray(32 << 20)
+        def loop(n):
+            s = 0
+            for i in range(n):
+                s += i * i % 7
+            return s
+        def test_loop(benchmark):
+            benchmark(loop, 1000)
+        def test_loop_plus10(benchmark):
+            benchmark(loop, 1100)
+        def test_copy(benchmark):
+            benchmark(bytes, BIG)
+    """)
+    r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider", "--benchmark-json=out.json")
+    assert r.ret == 0, r.stdout.str()
+    saved = json.loads((pytester.path / "out.json").read_text())
+    e = {b["name"]: b["extra_info"]["energy"] for b in saved["benchmarks"]}
+    ratio = min(e["test_loop_plus10"]["rounds_j"]) / min(e["test_loop"]["rounds_j"])
+    assert 1.08 < ratio < 1.12, ratio
+    dram = {k: sum(v["counts"][c] for c in ("ll_instr_misses", "ll_read_misses", "ll_write_misses"))
+            for k, v in e.items()}
+    assert dram["test_loop"] == 0 and dram["test_loop_plus10"] == 0, dram  # warm: no DRAM line in a cached loop
+    assert dram["test_copy"] > (32 << 20) // 64, dram  # >= one DRAM line per 64 bytes read, every call
