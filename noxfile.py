@@ -138,6 +138,24 @@ def scenarios(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def dist(session: nox.Session) -> None:
+    """Build the sdist and the wheel (python -m build), check them (twine check), install the wheel alone."""
+    import tempfile
+
+    session.install("build", "twine")
+    out = Path(tempfile.mkdtemp(prefix="greenbench-dist-"))
+    session.run("python", "-m", "build", "--outdir", str(out))
+    files = sorted(str(p) for p in out.iterdir())
+    session.run("twine", "check", "--strict", *files)
+    wheel = next(f for f in files if f.endswith(".whl"))
+    session.install(wheel)
+    # the installed package carries its data (JSON Schema, intensity tables) and the console scripts work
+    session.run("python", "-c", "from importlib.resources import files; "
+                "assert (files('greenbench') / 'data/schema/energy.schema.json').is_file()")
+    session.run("greenbench", "--help", silent=True)
+
+
+@nox.session(python=PYTHON, default=False)
 def lint(session: nox.Session) -> None:
     """ruff over the whole tree."""
     session.install("ruff")
