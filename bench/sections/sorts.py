@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import study
 from greenbench import results as r
@@ -123,6 +124,42 @@ def fit_exponent(ns: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in pairs) / sxx
 
 
+def fit_exponent_se(ns: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """The log-log slope and its standard error (NaN error with fewer than three usable points).
+
+    Ordinary least squares: se = sqrt(residual variance / sum((x - mean x)^2)), residual variance
+    over n - 2 degrees of freedom.
+    """
+    pairs = [(math.log(n), math.log(y)) for n, y in zip(ns, ys, strict=True) if _ok(n) and _ok(y)]
+    slope = fit_exponent(ns, ys)
+    if not math.isfinite(slope) or len(pairs) < 3:
+        return slope, math.nan
+    mx = sum(x for x, _ in pairs) / len(pairs)
+    my = sum(y for _, y in pairs) / len(pairs)
+    sxx = sum((x - mx) ** 2 for x, _ in pairs)
+    ssr = sum((y - (my + slope * (x - mx))) ** 2 for x, y in pairs)
+    return slope, math.sqrt(ssr / (len(pairs) - 2) / sxx)
+
+
+def _fse(fit: tuple[float, float]) -> str:
+    """``1.98 ± 0.03`` (``± n/a`` with two sizes: no degree of freedom left for the error)."""
+    slope, se = fit
+    if not math.isfinite(slope):
+        return "-"
+    return f"{slope:.2f} ± {se:.2f}" if math.isfinite(se) else f"{slope:.2f} ± n/a (2 sizes)"
+
+
+def _contended_sizes(pts: Sequence[Any]) -> list[int]:
+    """Sizes whose rounds ran while other processes kept cores busy (their time and energy are inflated)."""
+    out = []
+    for p in pts:
+        block = r.energy(p.bench) or {}
+        k = block.get("contended_rounds")
+        if isinstance(k, int) and k > 0:
+            out.append(p.n)
+    return out
+
+
 def complexity(algo: str, n: float) -> float:
     """The textbook cost model: n² comparisons for selection sort, n log2 n for heap sort."""
     return n * n if algo == "selection" else n * math.log2(n)
@@ -180,17 +217,20 @@ def _main_table(by_algo: dict[str, Series], labels: dict[str, str]) -> list[str]
 
 def _fit_table(by_algo: dict[str, Series], labels: dict[str, str]) -> list[str]:
     lines = [
-        "| algorithm | implementation | sizes | time exponent | energy exponent | "
-        "time at 10^6 | energy at 10^6 |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| algorithm | implementation | sizes | time exponent (± s.e.) | energy exponent (± s.e.) | "
+        "contended | time at 10^6 | energy at 10^6 |",
+        "|---|---|---|---:|---:|---|---:|---:|",
     ]
     for algo in ("heap", "selection"):
         series = by_algo.get(algo, {})
         for impl in sorted(series, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER)):
             pts = series[impl]
             ns = [p.n for p in pts]
-            t_exp = fit_exponent(ns, [p.time_s for p in pts])
-            e_exp = fit_exponent(ns, [p.energy_j for p in pts])
+            t_exp = fit_exponent_se(ns, [p.time_s for p in pts])
+            e_exp = fit_exponent_se(ns, [p.energy_j for p in pts])
+            busy = _contended_sizes(pts)
+            busy_text = ("⚠ n = " + ", ".join(f"{n:,}" for n in busy) + ": rounds contended, slope unreliable"
+                         if busy else "no")
             est = any(p.estimated for p in pts)
             at = {p.n: p for p in pts}.get(TARGET_N)
             if at is not None:
@@ -203,8 +243,8 @@ def _fit_table(by_algo: dict[str, Series], labels: dict[str, str]) -> list[str]:
                 e_text = f"{_fj(e_x, est)} (extrapolated)" if _ok(e_x) else "-"
             sizes = (f"{ns[0]:,}–{ns[-1]:,} ({len(ns)})" if len(ns) > 1 else f"{ns[0]:,} (1)") if ns else "-"
             lines.append(
-                f"| {algo} | {labels.get(impl, impl)} | {sizes} | {_fe(t_exp)} | {_fe(e_exp)} | "
-                f"{t_text} | {e_text} |"
+                f"| {algo} | {labels.get(impl, impl)} | {sizes} | {_fse(t_exp)} | {_fse(e_exp)} | "
+                f"{busy_text} | {t_text} | {e_text} |"
             )
     return lines
 
@@ -356,10 +396,12 @@ def _plot(by_algo: dict[str, Series], labels: dict[str, str], out_dir: Path) -> 
                 if not xs:
                     continue
                 any_energy = any_energy or field == "energy_j"
-                k = fit_exponent(xs, ys)
+                k = fit_exponent_se(xs, ys)
                 style = "-" if algo == "heap" else "--"
+                busy = bool(_contended_sizes([p for p in pts if _ok(getattr(p, field))]))
                 (line,) = ax.plot(xs, ys, style, marker="o", ms=3,
-                                  label=f"{labels.get(impl, impl)} (slope {_fe(k)})")
+                                  label=f"{labels.get(impl, impl)} (slope {_fse(k).replace(' (2 sizes)', '')}"
+                                        + (", contended" if busy else "") + ")")
                 if xs[-1] < TARGET_N and impl in (C_OF[algo], PY_OF[algo]):
                     y_far = extrapolate(algo, xs, ys)
                     if _ok(y_far):
@@ -397,7 +439,9 @@ def render(benchmarks: list[dict], out_dir: Path) -> str:
         parts.append(build)
     parts += ["", *_main_table(by_algo, labels), "", "### Scaling", ""]
     parts.append(
-        "Exponents: least-squares slope of log(time or energy) on log(n). Values at 10^6 not measured in "
+        "Exponents: least-squares slope of log(time or energy) on log(n), ± its standard error from the "
+        "fit's residuals (none with only two sizes); a size whose rounds were contended by other processes "
+        "is flagged, since its inflated figures bend the slope. Values at 10^6 not measured in "
         "this run are **extrapolations**: c·n² (selection sort) or c·n·log2 n (heap sort), c fitted to "
         "the two largest measured sizes."
     )

@@ -71,7 +71,8 @@ def test_render_marks_estimates_labels_extrapolation_and_compares(tmp_path: Path
     assert "(extrapolated)" in body and "**extrapolated**" in body
     # selection sort, 10^6 extrapolated as c·n²: 0.12 s × 500² = 30 ks for Python
     assert "30 ks (extrapolated)" in body
-    assert "| 2.00 | 2.00 |" in body  # fitted exponents of an exact n² series
+    # fitted exponents of an exact n² series (two sizes: no standard error), no contended rounds
+    assert "| 2.00 ± n/a (2 sizes) | 2.00 ± n/a (2 sizes) | no |" in body
     assert "8.78×" in body and "75.88×" in body
     assert "within noise of the default" in body.lower()
     assert "`-O2`" in body
