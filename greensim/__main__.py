@@ -73,7 +73,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from greensim.report import plot, render_table, to_json_text, write_json
+    from greensim.report import iter_json, plot, render_table, write_json
     from greensim.scenario import load_scenario, run_scenario
 
     _check_outputs(args)
@@ -81,7 +81,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot:
         plot(result, args.plot)
     if args.json == "-":
-        sys.stdout.write(to_json_text(result))
+        for chunk in iter_json(result):
+            sys.stdout.write(chunk)
         return 0
     if args.json:
         write_json(result, args.json)

@@ -1671,7 +1671,7 @@ class cluster_client:
             # the workers' statistical profiler costs these short numpy-bound tasks ~40% of their time
             self.config = dask.config.set(NO_WORKER_PROFILE)
             self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                    dashboard_address=None, silence_logs=logging.ERROR)
+                                                    dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = distributed.Client(self.cluster)
         elif self.scheduler is not None:
             distributed = _dask_or_fail("--scheduler")

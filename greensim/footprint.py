@@ -6,11 +6,13 @@ papers state them) returning a :class:`Footprint`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Memory power (Green Algorithms v3.0) and the world-average intensity (IEA
 # 2019) are defined once, with their sources, in greenbench.
 from greenbench.carbon import WORLD_INTENSITY_G_PER_KWH_IEA_2019
+from greenbench.errors import ConfigError
 from greenbench.meters.model import MEMORY_POWER_W_PER_GB
 from greenbench.units import G_PER_T, J_PER_KWH
 from greensim import _check
@@ -36,8 +38,18 @@ class Footprint:
 
     def __post_init__(self) -> None:
         for name in ("energy_kwh", "co2e_g", "it_energy_kwh", "intensity_g_per_kwh"):
-            _check.non_negative(f"Footprint.{name}", getattr(self, name))
-        _check.pue("Footprint.pue", self.pue)
+            object.__setattr__(self, name, _check.non_negative(f"Footprint.{name}", getattr(self, name)))
+        object.__setattr__(self, "pue", _check.pue("Footprint.pue", self.pue))
+        if self.estimated is not True:
+            raise ConfigError(f"Footprint.estimated: a footprint is a model output, always estimated; got "
+                              f"{self.estimated!r}")
+        # the fields are one computation: facility = IT × PUE, CO2e = facility × intensity
+        for name, value, expected in (("energy_kwh", self.energy_kwh, self.it_energy_kwh * self.pue),
+                                      ("co2e_g", self.co2e_g, self.energy_kwh * self.intensity_g_per_kwh)):
+            if not math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-300):
+                formula = "it_energy_kwh × pue" if name == "energy_kwh" else "energy_kwh × intensity_g_per_kwh"
+                raise ConfigError(f"Footprint.{name}: {value!r} is not {formula} = {expected!r}; expected "
+                                  "consistent fields (use green_algorithms() or accelerator_footprint())")
 
     @property
     def energy_j(self) -> float:

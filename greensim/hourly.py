@@ -56,6 +56,7 @@ class HourlySeries:
         return index
 
 
+@cache
 def hourly_regions() -> tuple[str, ...]:
     """Zones with a shipped hourly series."""
     folder = data_file(dataset(DATASET_ID).path)

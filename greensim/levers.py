@@ -34,7 +34,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from greenbench.errors import ConfigError
 from greensim import _check
+
+#: bounds on the products of the levers (a footprint is divided by them; beyond these it over/underflows)
+MIN_FACTOR = 1e-300
+MAX_FACTOR = 1e300
 
 #: (low, high) improvement factor per lever, Patterson et al. 2022 as quoted by the study's guide (not read
 #: from the paper here; see module doc).
@@ -65,7 +70,14 @@ class FourM:
 
     def __post_init__(self) -> None:
         for name in ("model", "machine", "mechanization", "map"):
-            _check.positive(f"four_m.{name}", getattr(self, name))
+            object.__setattr__(self, name, _check.positive(f"four_m.{name}", getattr(self, name)))
+        # footprints are divided by these products: one that underflows to 0 (or a subnormal whose inverse is
+        # inf) or overflows to inf would turn a figure into inf or 0
+        for what, value in (("energy", self.energy_factor), ("CO2e", self.co2e_factor)):
+            if not MIN_FACTOR <= value <= MAX_FACTOR:
+                raise ConfigError(f"four_m: the {what} factor (product of the levers) is {value:.3g}; expected "
+                                  f"factors whose product lies in [{MIN_FACTOR:g}, {MAX_FACTOR:g}] (a footprint "
+                                  "is divided by it)")
 
     @property
     def energy_factor(self) -> float:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,6 +17,10 @@ from greenbench.units import fmt_si
 from greensim.scenario import Projection, ScenarioResult
 
 PROJECTED_NOTE = "projected (estimated): model outputs, not measurements"
+#: above this many rows the table is plain fixed-width text and the JSON has one projection per line, both
+#: streamed row by row (issue #21: rich and the indenting JSON encoder cost ~1 ms and ~1 KB per row, so a
+#: 50 MB scenario took minutes and gigabytes)
+LARGE_ROWS = 1000
 
 
 def fmt_factor(value: float | None) -> str:
@@ -56,7 +60,8 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
         columns[2:2] = [("energy band", "right")]
     for col, justify in columns:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for row in _rows(result):
+
+    def row_cells(row: Projection) -> list[str]:
         cells = [row.name, fmt_si(row.facility_energy_j, "J") + "*", f"{row.pue:g}",
                  f"{row.intensity_g_per_kwh:.4g} g/kWh", row.intensity_label, fmt_si(row.co2e_g, "g") + "*"]
         if embodied:
@@ -67,9 +72,18 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
             cells.append(fmt_band(b.co2e_g, "g") if b is not None else "-")
             if embodied:
                 cells.append(fmt_band(b.total_co2e_g, "g") if b is not None else "-")
-        table.add_row(*cells, fmt_factor(row.energy_factor_vs_baseline), fmt_factor(row.co2e_factor_vs_baseline))
-    console = Console(file=file, width=160, markup=False, highlight=False)
-    console.print(table)
+        return [*cells, fmt_factor(row.energy_factor_vs_baseline), fmt_factor(row.co2e_factor_vs_baseline)]
+
+    console: Any
+    if len(result.rows) > LARGE_ROWS:
+        console = _PlainConsole(file)
+        console.table(table.title, columns, (row_cells(row) for row in _rows(result)),
+                      max((len(r.name) for r in _rows(result)), default=10))
+    else:
+        for row in _rows(result):
+            table.add_row(*row_cells(row))
+        console = Console(file=file, width=160, markup=False, highlight=False)
+        console.print(table)
     if result.source is not None:
         src = result.source
         kind = ("estimated, not read off a hardware counter" if src.estimated
@@ -103,6 +117,32 @@ def render_table(result: ScenarioResult, file: IO[str] | None = None) -> None:
         console.print(f"note: {note}")
 
 
+class _PlainConsole:
+    """The large-table path of :func:`render_table`: fixed-width text written row by row, same columns."""
+
+    def __init__(self, file: IO[str] | None) -> None:
+        import sys
+
+        self.file = file if file is not None else sys.stdout
+
+    def print(self, text: str) -> None:
+        self.file.write(f"{text}\n")
+
+    def table(self, title: Any, columns: list[tuple[str, str]], rows: Iterable[list[str]], name_width: int) -> None:
+        widths = [max(len(col), min(name_width, 60) if i == 0 else 34 if col == "grid" else 12)
+                  for i, (col, _) in enumerate(columns)]
+
+        def line(cells: list[str]) -> str:
+            return "  ".join(c.ljust(w) if j == "left" else c.rjust(w)
+                             for c, w, (_, j) in zip(cells, widths, columns, strict=True)).rstrip()
+
+        self.print(str(title))
+        self.print(line([c for c, _ in columns]))
+        self.print("  ".join("-" * w for w in widths))
+        for cells in rows:
+            self.print(line(cells))
+
+
 def write_atomic(path: str | Path, writer: Callable[[IO[bytes]], None], what: str) -> None:
     """Write through greenbench's one atomic writer; an OS error names ``what`` and the path."""
     def write(tmp: Path) -> None:
@@ -122,11 +162,40 @@ def to_json_text(result: ScenarioResult) -> str:
         raise ConfigError(f"--json: the result holds a non-finite figure ({exc}); not written") from None
 
 
-def write_json(result: ScenarioResult, path: str | Path) -> None:
-    data = to_json_text(result).encode("utf-8")
+def iter_json(result: ScenarioResult) -> Iterator[str]:
+    """:func:`to_json_text` in pieces: above :data:`LARGE_ROWS` rows, one projection per line, encoded one at a
+    time (the same document, never held whole in memory)."""
+    if len(result.rows) <= LARGE_ROWS:
+        yield to_json_text(result)
+        return
+    import dataclasses
+    import uuid
 
-    def _write(fh: IO[bytes]) -> None:
-        fh.write(data)
+    head = dataclasses.replace(result, rows=()).to_json()
+    marker = f"greensim-rows-{uuid.uuid4().hex}"
+    head["projections"] = marker
+    try:
+        prefix, suffix = json.dumps(head, indent=2, ensure_ascii=False, allow_nan=False).split(f'"{marker}"', 1)
+        yield prefix + "["
+        sep = "\n    "
+        for row in result.rows:
+            yield sep + json.dumps(row.to_json(), ensure_ascii=False, allow_nan=False)
+            sep = ",\n    "
+        yield "\n  ]" + suffix + "\n"
+    except ValueError as exc:  # run_scenario refuses non-finite rows; this is the last line of defence
+        raise ConfigError(f"--json: the result holds a non-finite figure ({exc}); not written") from None
+
+
+def write_json(result: ScenarioResult, path: str | Path) -> None:
+    if len(result.rows) <= LARGE_ROWS:
+        data = to_json_text(result).encode("utf-8")
+
+        def _write(fh: IO[bytes]) -> None:
+            fh.write(data)
+    else:  # streamed; an error mid-way leaves no file (the atomic writer drops its temporary)
+        def _write(fh: IO[bytes]) -> None:
+            for chunk in iter_json(result):
+                fh.write(chunk.encode("utf-8"))
 
     write_atomic(path, _write, "--json")
 

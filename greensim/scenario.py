@@ -67,6 +67,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -819,16 +820,28 @@ def _grid(ctx: _Ctx, where: str, region: str, table: str, used: dict[str, str]) 
     return rec.intensity_g_per_kwh, rec.label, rec.basis
 
 
+@functools.lru_cache(maxsize=64)
+def _hourly_means(region: str, job_min: float) -> Any:
+    """Window means of a shipped hourly series, once per (zone, job length): window rows share them."""
+    from greensim.hourly import hourly_series
+    from greensim.shift import rolling_average
+
+    series = hourly_series(region)
+    means = rolling_average(series.intensity_g_per_kwh, series.step_min, job_min)
+    means.setflags(write=False)
+    return means
+
+
 def _window_grid(ctx: _Ctx, where: str, w: Window, used: dict[str, str]) -> tuple[float, str, dict[str, Any]]:
     from greensim.hourly import hourly_series
-    from greensim.shift import best_windows
+    from greensim.shift import best_in_means
 
     series = hourly_series(w.region)
     used[series.dataset_id] = series.data_version
     try:
         now, notes = _start_index(series, w.start) if w.start is not None else (0, [])
-        choice = best_windows(series.intensity_g_per_kwh, series.step_min, w.job_min, now_index=now,
-                              deadline_min=w.deadline_min)
+        choice = best_in_means(_hourly_means(w.region, w.job_min), len(series), series.step_min, w.job_min,
+                               now_index=now, deadline_min=w.deadline_min)
     except ConfigError as exc:
         raise ScenarioError(f"{ctx.path}: {where}.window: {exc}") from None
     starts = [series.time_of(i).isoformat().replace("+00:00", "Z") for i in choice.start_indices]

@@ -34,6 +34,8 @@ from greensim import _check
 TIE_RTOL = 1e-9
 #: windows up to this many steps are summed directly; longer ones through prefix sums (O(n))
 SHORT_WINDOW_STEPS = 64
+#: a window shorter than this fraction of a step is refused (its weight would round to 0: a 0/0 mean)
+MIN_WINDOW_STEPS = 1e-9
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -51,14 +53,26 @@ def _as_series(series: npt.ArrayLike, name: str = "series") -> FloatArray:
     return arr
 
 
-def _window_steps(step_min: float, window_min: float) -> tuple[int, float]:
+def _window_steps(step_min: float, window_min: float, n_steps: int | None = None) -> tuple[int, float]:
+    """Whole steps and the fraction of one more that a window covers; absurd windows are refused: one that
+    rounds to no time at all, one of more steps than a float counts exactly, or (``n_steps``) one longer than
+    the series."""
     step = _check.positive("step_min", step_min)
     window = _check.positive("window_min", window_min)
     ratio = window / step
+    if not ratio >= MIN_WINDOW_STEPS:
+        raise ConfigError(f"window_min: {window_min!r} min is {ratio:.3g} of a {step_min!r}-min step; expected a "
+                          f"window of at least {MIN_WINDOW_STEPS:g} step")
+    if not ratio <= 2**53:
+        raise ConfigError(f"window_min: {window_min!r} min is {ratio:.3g} steps of {step_min!r} min; expected at "
+                          "most 2**53 steps")
     full = int(np.floor(ratio + 1e-12))
     frac = ratio - full
     if frac < 1e-12:
         frac = 0.0
+    if n_steps is not None and full + (1 if frac else 0) > n_steps:
+        raise ConfigError(f"window_min: a {window_min:g}-min window is longer than the series ({n_steps} steps of "
+                          f"{step_min:g} min); expected at most {n_steps * step:g} min")
     return full, frac
 
 
@@ -67,11 +81,9 @@ def rolling_average(series: npt.ArrayLike, step_min: float, window_min: float) -
     one per start step: ``rolling_average([12, 11, 10, 12, 13], 5, 10)`` →
     ``[11.5, 10.5, 11.0, 12.5]``."""
     x = _as_series(series)
-    full, frac = _window_steps(step_min, window_min)
+    full, frac = _window_steps(step_min, window_min, x.size)
     span = full + (1 if frac else 0)
     n_windows = x.size - span + 1
-    if n_windows <= 0:
-        return np.empty(0, dtype=np.float64)
     if full == 0:
         sums = np.zeros(n_windows)
     elif full <= SHORT_WINDOW_STEPS:
@@ -82,7 +94,12 @@ def rolling_average(series: npt.ArrayLike, step_min: float, window_min: float) -
         sums = csum[full:full + n_windows] - csum[:n_windows]
     if frac:
         sums = sums + frac * x[full:full + n_windows]
-    return sums / (full + frac)
+    with np.errstate(over="ignore", invalid="ignore"):
+        means = sums / (full + frac)
+    if not np.all(np.isfinite(means)):
+        raise ConfigError("series: the window sums overflow a float (intensities near 1.8e308); expected "
+                          "intensities a window can add up")
+    return means
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +130,14 @@ def best_windows(series: npt.ArrayLike, step_min: float, window_min: float, *, n
     much it fell short (:attr:`WindowChoice.beyond_data_min`).
     """
     means = rolling_average(series, step_min, window_min)
-    n = int(np.asarray(series).shape[0])
+    return best_in_means(means, int(np.asarray(series).shape[0]), step_min, window_min, now_index=now_index,
+                         deadline_min=deadline_min)
+
+
+def best_in_means(means: FloatArray, n: int, step_min: float, window_min: float, *, now_index: int = 0,
+                  deadline_min: float | None = None) -> WindowChoice:
+    """:func:`best_windows` from ``means = rolling_average(series, step_min, window_min)`` of an ``n``-step
+    series, computed once and reused (a scenario's window rows over the same zone and job length)."""
     if isinstance(now_index, bool) or not isinstance(now_index, (int, np.integer)) or not 0 <= now_index < n:
         raise ConfigError(f"now_index: expected an integer step index in [0, {n}), got {now_index!r}")
     last = means.size - 1
@@ -300,8 +324,8 @@ def shift_jobs(intensity_g_per_kwh: npt.ArrayLike, pue: npt.ArrayLike, *, energy
         raise ConfigError("intensity_g_per_kwh: intensities must be finite and >= 0")
     n_regions, n_steps = ci.shape
     p = _floats("pue", pue)
-    if p.shape != (n_regions,) or not np.all(p >= 1.0):
-        raise ConfigError(f"pue: expected {n_regions} PUE values >= 1")
+    if p.shape != (n_regions,) or not np.all(p >= 1.0) or not np.all(np.isfinite(p)):
+        raise ConfigError(f"pue: expected {n_regions} finite PUE values >= 1")
     e = _floats("energy_j", energy_j)
     s = _whole("submit_index", submit_index)
     length = _whole("job_steps", job_steps)
@@ -323,7 +347,11 @@ def shift_jobs(intensity_g_per_kwh: npt.ArrayLike, pue: npt.ArrayLike, *, energy
     start_out = np.empty(n_jobs, dtype=np.int64)
     best_ci = np.empty(n_jobs, dtype=np.float64)
     base_ci = np.empty(n_jobs, dtype=np.float64)
-    csum = np.concatenate((np.zeros((n_regions, 1)), np.cumsum(ci, axis=1)), axis=1)
+    with np.errstate(over="ignore"):
+        csum = np.concatenate((np.zeros((n_regions, 1)), np.cumsum(ci, axis=1)), axis=1)
+    if not np.all(np.isfinite(csum[:, -1])):
+        raise ConfigError("intensity_g_per_kwh: the series' sums overflow a float (intensities near 1.8e308); "
+                          "expected intensities a window can add up")
     order = np.argsort(length, kind="stable")
     lengths, first = np.unique(length[order], return_index=True)
     bounds = [*first.tolist(), n_jobs]
@@ -342,5 +370,10 @@ def shift_jobs(intensity_g_per_kwh: npt.ArrayLike, pue: npt.ArrayLike, *, energy
         best_ci[idx] = best_cost[start]
         base_ci[idx] = cost[h[idx], lo]
     scale = e / J_PER_KWH
-    return BatchShift(region_index=region_out, start_index=start_out, co2e_g=scale * best_ci,
-                      baseline_co2e_g=scale * base_ci)
+    with np.errstate(over="ignore", invalid="ignore"):
+        co2e, base = scale * best_ci, scale * base_ci
+    if not (np.all(np.isfinite(co2e)) and np.all(np.isfinite(base))):
+        bad = int(np.flatnonzero(~(np.isfinite(co2e) & np.isfinite(base)))[0])
+        raise ConfigError(f"energy_j: job {bad}'s CO2e overflows a float (energy_j {e[bad]:.3g} J × PUE × "
+                          "intensity); expected smaller energies")
+    return BatchShift(region_index=region_out, start_index=start_out, co2e_g=co2e, baseline_co2e_g=base)

@@ -478,7 +478,7 @@ def test_local_cluster_with_two_workers_gives_the_single_process_totals(tmp_path
     _write_dataset(spec, tmp_path, 30_000)  # odd row groups: blocks follow the files, not the workers
     ds = _file_spec(spec, tmp_path / "ds", fl.BLOCK_JOBS)
     ds_single = fl.run_fleet(ds, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
         on_cluster = fl.run_fleet(spec, client, progress=False)
         repartitioned = fl.run_fleet(replace(spec, partition_jobs=2 * fl.BLOCK_JOBS), client, progress=False,

@@ -37,7 +37,8 @@ def test_partial_step_windows_weight_the_last_step() -> None:
     np.testing.assert_allclose(gs.rolling_average([10, 20, 40], 60, 90), [(10 + 0.5 * 20) / 1.5,
                                                                           (20 + 0.5 * 40) / 1.5])
     np.testing.assert_allclose(gs.rolling_average([10, 20, 40], 60, 30), [10, 20, 40])
-    assert gs.rolling_average([10, 20], 60, 180).size == 0
+    with pytest.raises(ConfigError, match="window_min: a 180-min window is longer than the series"):
+        gs.rolling_average([10, 20], 60, 180)
 
 
 def test_deadline_limits_the_candidates() -> None:
