@@ -315,8 +315,10 @@ def _judge_images(benchmark: Any, arch: str, samples: np.ndarray, *, run: DeepRu
     # issue #23: mode collapse measured -- the digit classes the judge sees in the grid and in all samples
     coverage = gans.class_coverage(jdg.probs(samples), GRID_IMAGES)
     _save_grid(samples, run.split.x_test, artifacts_dir / rel,
-               title=f"{GAN_TITLES.get(arch, arch)} samples — FID (MNIST-CNN) {fid:.1f}, IS {is_score:.2f}, "
-                     f"{coverage['grid_classes']} of 10 digit classes in the grid (judge)")
+               title=f"{GAN_TITLES.get(arch, arch)} samples — FID (MNIST-CNN) {fid:.1f}, IS {is_score:.2f}\n"
+                     f"judge: {coverage['grid_classes']} of 10 digit classes in the grid; "
+                     f"'{coverage['top_class']}' is {coverage['top_class_share']:.0%} of {coverage['n']} samples "
+                     "(uniform: 10%)")
     benchmark.extra_info["quality"] = {"fid_mnist_cnn": fid, "is_mnist_cnn": is_score}
     benchmark.extra_info["class_coverage"] = coverage
     benchmark.extra_info["baseline"] = {
