@@ -387,7 +387,7 @@ def _plot(by_algo: dict[str, Series], labels: dict[str, str], out_dir: Path) -> 
     fig = Figure(figsize=(11, 4.4))
     axes = fig.subplots(1, 2)
     any_energy = False
-    panels = ((axes[0], "time_s", "time per sort (s)"), (axes[1], "energy_j", "energy per sort (J)"))
+    panels = ((axes[0], "time_s", "time per sort"), (axes[1], "energy_j", "energy per sort"))
     for ax, field, unit in panels:
         for algo in ("heap", "selection"):
             for impl, pts in by_algo.get(algo, {}).items():
@@ -409,6 +409,10 @@ def _plot(by_algo: dict[str, Series], labels: dict[str, str], out_dir: Path) -> 
                         ax.plot([TARGET_N], [y_far], marker="o", mfc="none", color=line.get_color())
         ax.set_xscale("log")
         ax.set_yscale("log")
+        from matplotlib.ticker import EngFormatter  # SI ticks: 1 k, 1 M items; 100 µs, 10 mJ
+
+        ax.xaxis.set_major_formatter(EngFormatter())
+        ax.yaxis.set_major_formatter(EngFormatter(unit="s" if field == "time_s" else "J"))
         ax.set_xlabel("n (items)")
         ax.set_ylabel(unit + (" — estimated" if field == "energy_j" else ""))
         ax.grid(True, which="both", alpha=0.3)
