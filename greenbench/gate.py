@@ -341,7 +341,8 @@ def run_of(block: Any) -> Run:
         # was at least the whole window: a harness artefact, not a measurement; the floor is the lowest real round
         positive = sample[sample > 0]
         stats["min"] = float(min(positive.min() if positive.size else stats["median"], stats["median"]))
-        note = "; ".join(filter(None, [note, "rounds reading 0 J (harness overhead >= the window) left out of the min"]))
+        note = "; ".join(filter(None, [note,
+                                       "rounds reading 0 J (harness overhead >= the window) left out of the min"]))
     if stats["min"] > stats["median"] * (1 + 1e-9):
         raise Corrupt(f"statistics out of order (min {stats['min']:.3g} J, median {stats['median']:.3g} J)")
     if stats["min"] > 0 and stats["median"] > MAX_PLAUSIBLE_RATIO * stats["min"]:
@@ -433,7 +434,7 @@ def judge(name: str, base: Run, cur: Run, rule: GateRule,
     notes += [n for n in (base.probe_note, cur.probe_note) if n]
     runs, dropped = [base], []
     for i, h in enumerate(history):
-        label, run = h if isinstance(h, tuple) else (f"older run {i + 1}", h)
+        label, run = (f"older run {i + 1}", h) if isinstance(h, Run) else h
         if isinstance(run, str):
             dropped.append(f"{label} ({run})")
         elif not run.stats[f] > 0 or _implausible(run.stats[f], f, "") \
@@ -470,13 +471,13 @@ def judge(name: str, base: Run, cur: Run, rule: GateRule,
         if abs(speed - 1) > PROBE_NOISE_FACTOR * noise and abs(speed - 1) >= 0.01:
             b_norm = float(np.median([r.stats[f] / i for r, (i, _) in zip(runs, idx, strict=True)]))
             norm, applied = (c_stat / c_idx) / b_norm - 1.0, True
-            h = abs(math.log(speed)) + math.log1p(noise)
+            moved = abs(math.log(speed)) + math.log1p(noise)
             if speed > 1:
-                host_up = HOST_SENSITIVITY * h
+                host_up = HOST_SENSITIVITY * moved
             else:
-                host_down = HOST_SENSITIVITY * h
-            host_why.append(f"the probes say the host ran {abs(speed - 1):.0%} {'slower' if speed > 1 else 'faster'} "
-                            f"(+- {noise:.0%})")
+                host_down = HOST_SENSITIVITY * moved
+            host_why.append(f"the probes say the host ran {abs(speed - 1):.0%} "
+                            f"{'slower' if speed > 1 else 'faster'} (+- {noise:.0%})")
             notes.insert(0, f"host {abs(speed - 1):.0%} {'slower' if speed > 1 else 'faster'} than for the "
                             f"baseline (probes +- {noise:.0%})")
         elif abs(speed - 1) >= 0.01:
@@ -518,9 +519,11 @@ def judge(name: str, base: Run, cur: Run, rule: GateRule,
     can_fail = cur.clean or (multi and all(busy_base))
     can_pass = not any(busy_base) or (multi and not cur.clean)
     if not cur.clean and not multi:
-        busy_why = f"this run's rounds were contended and {len(runs)} baseline run(s) cannot measure the noise that brings"
+        busy_why = (f"this run's rounds were contended and {len(runs)} baseline run(s) cannot measure the noise "
+                    "that brings")
     elif not cur.clean:
-        busy_why = "this run's rounds were contended but its baseline runs' were not: their band does not cover that noise"
+        busy_why = ("this run's rounds were contended but its baseline runs' were not: their band does not cover "
+                    "that noise")
     else:
         busy_why = (f"the baseline's rounds were contended and {len(runs)} baseline run(s) cannot measure the noise "
                     "that brings")
@@ -705,7 +708,8 @@ def compare_run(
 def machine_of(machine_info: Any) -> dict[str, str]:
     """The machine a run was measured on: pytest-benchmark's ``node`` and CPU model (what is known of them)."""
     info = machine_info if isinstance(machine_info, Mapping) else {}
-    cpu = info.get("cpu") if isinstance(info.get("cpu"), Mapping) else {}
+    cpu = info.get("cpu")
+    cpu = cpu if isinstance(cpu, Mapping) else {}
     out = {"node": info.get("node"), "cpu": cpu.get("brand_raw") or cpu.get("brand") or info.get("processor")}
     return {k: str(v) for k, v in out.items() if isinstance(v, str) and v.strip()}
 
@@ -743,7 +747,8 @@ def nothing_compared(verdicts: Sequence[Verdict], baseline_size: int | None = No
     why: dict[str, int] = {}
     for v in verdicts:
         why[v.cause or v.verdict] = why.get(v.cause or v.verdict, 0) + 1
-    return "every benchmark was skipped: " + ", ".join(f"{k} ({n})" for k, n in sorted(why.items(), key=lambda kv: -kv[1]))
+    causes = sorted(why.items(), key=lambda kv: -kv[1])
+    return "every benchmark was skipped: " + ", ".join(f"{k} ({n})" for k, n in causes)
 
 
 def summary(verdicts: Sequence[Verdict], rule: GateRule | None, fail_inconclusive: bool = False, *,
