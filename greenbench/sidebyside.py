@@ -31,7 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from greenbench.errors import GreenbenchError
+from greenbench.errors import GreenbenchError, MeterError, MeterUnavailable
+from greenbench.meters.base import Measurement
 
 #: CodeCarbon's power-sampling period used here (its default is 15 s); its scheduler thread wakes this often
 MEASURE_POWER_S = 1.0
@@ -41,11 +42,113 @@ MIN_PERIODS = 3
 _DEFAULT: Any = object()  # "no timer passed": the runner's own default applies
 
 
-def _default_codecarbon() -> Any:
-    from greenbench.meters.codecarbon import CodeCarbonMeter
+#: seconds to wait for the sidecar's answer (its first start imports CodeCarbon and detects the hardware)
+SIDECAR_TIMEOUT_S = 120.0
 
-    return CodeCarbonMeter(reason="--energy-codecarbon: one tracker around each whole benchmark, beside ours",
-                           measure_power_secs=MEASURE_POWER_S)
+
+class SidecarCodeCarbon:
+    """CodeCarbon's tracker in a separate process (:mod:`greenbench._cc_sidecar`), one per session.
+
+    In the measured process CodeCarbon's imports (~130 MB resident) and threads stay out of the
+    benchmark's process: only its sampling, ~1 ms of CPU per second in the sidecar, remains, which a
+    meter counting child processes sees as 0.1% of a busy core.  ``tracking_mode="machine"``
+    (CodeCarbon's default): it estimates the whole machine, so running beside the benchmark changes
+    nothing in what it measures.
+    """
+
+    source = "codecarbon"
+    estimated = True
+
+    def __init__(self, country_iso_code: str = "FRA", tracking_mode: str = "machine",
+                 measure_power_secs: float = MEASURE_POWER_S) -> None:
+        self.country_iso_code, self.tracking_mode = country_iso_code, tracking_mode
+        self.update_period_s = float(measure_power_secs)
+        self._proc: Any = None
+        self._t0 = 0.0
+
+    def _ask(self, line: str) -> str:
+        import select
+        import subprocess
+        import sys
+
+        if self._proc is None or self._proc.poll() is not None:
+            try:
+                import codecarbon  # noqa: F401 -- fail here, in one line, when it is not installed
+            except ImportError:
+                from greenbench.meters.codecarbon import INSTALL_HINT
+
+                raise MeterUnavailable(f"CodeCarbon: the codecarbon package is not installed; {INSTALL_HINT}") \
+                    from None
+            self._proc = subprocess.Popen([sys.executable, "-m", "greenbench._cc_sidecar"], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+            import atexit
+
+            atexit.register(self.close)
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+        ready, _, _ = select.select([self._proc.stdout], [], [], SIDECAR_TIMEOUT_S)
+        answer = self._proc.stdout.readline().strip() if ready else ""
+        if not answer:
+            self.close()
+            command = line.split(maxsplit=1)[0]
+            raise MeterError(f"CodeCarbon sidecar: no answer to {command!r} within {SIDECAR_TIMEOUT_S:g} s")
+        if answer.startswith("error:"):
+            raise MeterError(f"CodeCarbon sidecar: {answer[6:].strip()}")
+        return answer
+
+    def start(self) -> None:
+        import time
+
+        self._ask(f"start {self.country_iso_code} {self.tracking_mode} {self.update_period_s:g}")
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> Measurement:
+        import json
+        import time
+
+        data = json.loads(self._ask("stop"))
+        duration = time.perf_counter() - self._t0
+        domains = {"cpu": data["cpu_energy"] * 3.6e6, "memory": data["ram_energy"] * 3.6e6}
+        if data["gpu_energy"] > 0:
+            domains["gpu"] = data["gpu_energy"] * 3.6e6
+        return Measurement(energy_j=data["energy_consumed"] * 3.6e6, duration_s=duration, cpu_time_s=0.0,
+                           source="codecarbon", estimated=True, domains=domains,
+                           notes=("estimated by CodeCarbon in a sidecar process (whole machine; RAM at a flat "
+                                  "power)",))
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": "codecarbon", "estimated": True, "update_period_s": self.update_period_s,
+                "country_iso_code": self.country_iso_code, "tracking_mode": self.tracking_mode,
+                "scope": "whole machine" if self.tracking_mode == "machine" else "the sidecar process",
+                "process": "sidecar"}
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.poll() is None:
+                proc.stdin.write("quit\n")
+                proc.stdin.flush()
+                proc.wait(timeout=10)
+        except Exception:  # a sidecar that will not quit is killed, never left behind
+            proc.kill()
+            proc.wait()
+        finally:
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+
+
+_SIDECAR: SidecarCodeCarbon | None = None
+
+
+def _default_codecarbon() -> Any:
+    """The session's CodeCarbon: one sidecar process, reused by every benchmark."""
+    global _SIDECAR
+    if _SIDECAR is None:
+        _SIDECAR = SidecarCodeCarbon()
+    return _SIDECAR
 
 
 def setting(on: bool) -> dict[str, Any]:

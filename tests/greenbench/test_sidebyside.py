@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -96,6 +97,40 @@ def test_a_failing_tracker_never_breaks_the_measurement() -> None:
     assert len(recorder.records) == 6
     assert block is not None and "tracker broke" in block["hidden"]
     assert "per_call_j" not in block  # no figure rather than a wrong one
+
+
+def test_the_sidecar_serves_codecarbon_from_another_process() -> None:
+    """CodeCarbon runs in its own process: its imports and threads never live in the measured one."""
+    pytest.importorskip("codecarbon")
+    from greenbench.sidebyside import SidecarCodeCarbon
+
+    side = SidecarCodeCarbon(measure_power_secs=0.5)
+    try:
+        side.start()
+        pid = side._proc.pid
+        assert pid != os.getpid()
+        m = side.stop()
+        assert m.source == "codecarbon" and m.estimated and m.energy_j >= 0 and m.duration_s > 0
+        assert set(m.domains) >= {"cpu", "memory"}
+        with pytest.raises(MeterError, match="unexpected command"):
+            side.stop()  # no tracker running: one line back, the sidecar keeps serving
+        side.start()
+        assert side._proc.pid == pid  # one sidecar per session, reused
+        side.stop()
+    finally:
+        side.close()
+    assert side._proc is None
+
+
+def test_sidecar_protocol_answers_one_line_per_command() -> None:
+    import io
+
+    from greenbench._cc_sidecar import serve
+
+    out = io.StringIO()
+    serve(io.StringIO("stop\nbogus 1 2\n\nquit\nstop\n"), out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: unexpected command") for line in lines)
 
 
 def test_setting_is_recorded_and_a_change_is_a_setup_change() -> None:
