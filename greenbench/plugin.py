@@ -209,8 +209,10 @@ def _say_what_will_not_be_written(es: Any, config: pytest.Config, bs: Any) -> No
     elif summary and not getattr(bs, "compared_mapping", None) and not es.baseline_problems:
         es.notices.append(f"--energy-summary {summary}: no summary will be written: it reports a comparison, and "
                           "no baseline was loaded (give --benchmark-compare with a saved run)")
-    for notice in es.notices:
-        config.issue_config_time_warning(pytest.PytestConfigWarning(f"greenbench: {notice}"), stacklevel=2)
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    for notice in es.notices:  # printed, not warnings.warn: a -W error setup must not turn a notice into a crash
+        if tr is not None:
+            tr.write_line(f"greenbench: warning: {notice}", yellow=True)
 
 
 def _run_provenance(doc: Any) -> dict[str, Any]:
@@ -318,7 +320,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         summary(es, config, terminalreporter)
     except Exception as exc:
         es.output_errors.append(f"energy table not printed: {type(exc).__name__}: {' '.join(str(exc).split())}")
-    lines = [f"greenbench: {n}" for n in es.notices]
+    lines = [f"greenbench: warning: {n}" for n in es.notices]
     if es.unfinished:
         lines.append(f"greenbench: {len(es.unfinished)} benchmark(s) stopped before finishing one round, not saved: "
                      + ", ".join(es.unfinished[:5]) + (" ..." if len(es.unfinished) > 5 else ""))
