@@ -242,3 +242,34 @@ def test_pareto_never_mixes_training_and_inference(tmp_path: Path, monkeypatch: 
     assert report.plot_pareto(entries, tmp_path / "p.png") is not None
     assert "accuracy (training)" in seen and "accuracy (inference)" in seen
     assert not any(t.startswith("iou") for t in seen)  # equal quality everywhere: no information, no panel
+
+
+SHORT_AND_LONG = """
+import time
+
+def test_short(benchmark):
+    benchmark(sum, range(100))
+
+def test_long(benchmark):
+    benchmark.pedantic(time.sleep, args=(0.8,), rounds=4, iterations=1)
+"""
+
+
+@pytest.mark.serial
+def test_end_to_end_with_codecarbon(pytester: pytest.Pytester) -> None:
+    """A real run: CodeCarbon's figure where its window covered 3 of its samples, a reason elsewhere."""
+    pytest.importorskip("codecarbon")
+    import json
+
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_cc=SHORT_AND_LONG)
+    result = pytester.runpytest_subprocess("--benchmark-max-time=0.05", "--benchmark-min-rounds=3",
+                                           "-p", "no:cacheprovider", "-p", "no:dash", "--energy-meter=model",
+                                           "--energy-codecarbon", "--benchmark-json=out.json")
+    result.assert_outcomes(passed=2)
+    data = json.loads((pytester.path / "out.json").read_text())
+    assert data["machine_info"]["greenbench"]["codecarbon"]["on"] is True
+    by = {b["name"]: b["extra_info"]["codecarbon"] for b in data["benchmarks"]}
+    assert "per_call_j" not in by["test_short"] and "shorter than 3" in by["test_short"]["hidden"]
+    assert by["test_long"]["per_call_j"] > 0 and by["test_long"]["calls"] >= 4
+    result.stdout.fnmatch_lines(["*no CodeCarbon figure*"])
