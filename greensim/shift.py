@@ -19,6 +19,7 @@ queries over each job's [submit, deadline − length] interval.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -84,17 +85,17 @@ def rolling_average(series: npt.ArrayLike, step_min: float, window_min: float) -
     full, frac = _window_steps(step_min, window_min, x.size)
     span = full + (1 if frac else 0)
     n_windows = x.size - span + 1
-    if full == 0:
-        sums = np.zeros(n_windows)
-    elif full <= SHORT_WINDOW_STEPS:
-        # direct sums: no prefix-sum rounding in the reported means (e.g. 317.505, not 317.50500000000466)
-        sums = np.lib.stride_tricks.sliding_window_view(x, full)[:n_windows].sum(axis=1)
-    else:
-        csum = np.concatenate(([0.0], np.cumsum(x)))
-        sums = csum[full:full + n_windows] - csum[:n_windows]
-    if frac:
-        sums = sums + frac * x[full:full + n_windows]
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        if full == 0:
+            sums = np.zeros(n_windows)
+        elif full <= SHORT_WINDOW_STEPS:
+            # direct sums: no prefix-sum rounding in the reported means (e.g. 317.505, not 317.50500000000466)
+            sums = np.lib.stride_tricks.sliding_window_view(x, full)[:n_windows].sum(axis=1)
+        else:
+            csum = np.concatenate(([0.0], np.cumsum(x)))
+            sums = csum[full:full + n_windows] - csum[:n_windows]
+        if frac:
+            sums = sums + frac * x[full:full + n_windows]
         means = sums / (full + frac)
     if not np.all(np.isfinite(means)):
         raise ConfigError("series: the window sums overflow a float (intensities near 1.8e308); expected "
@@ -144,7 +145,9 @@ def best_in_means(means: FloatArray, n: int, step_min: float, window_min: float,
     beyond_min = 0.0
     if deadline_min is not None:
         slack_min = _check.non_negative("deadline_min", deadline_min) - window_min
-        last = min(last, now_index + int(np.floor(slack_min / step_min + 1e-12)) if slack_min >= 0 else -1)
+        slack_steps = slack_min / step_min + 1e-12 if slack_min >= 0 else -1.0
+        if slack_steps < means.size:  # else (inf included): every window to the end of the data
+            last = min(last, now_index + math.floor(slack_steps) if slack_steps >= 0 else -1)
         beyond_min = max(0.0, now_index * float(step_min) + float(deadline_min) - n * float(step_min))
     if last < now_index:
         raise ConfigError(f"window: a {window_min:g}-min job starting at step {now_index} cannot finish "
@@ -352,25 +355,25 @@ def shift_jobs(intensity_g_per_kwh: npt.ArrayLike, pue: npt.ArrayLike, *, energy
     if not np.all(np.isfinite(csum[:, -1])):
         raise ConfigError("intensity_g_per_kwh: the series' sums overflow a float (intensities near 1.8e308); "
                           "expected intensities a window can add up")
-    order = np.argsort(length, kind="stable")
-    lengths, first = np.unique(length[order], return_index=True)
-    bounds = [*first.tolist(), n_jobs]
-    for j, L in enumerate(lengths.tolist()):
-        idx = order[bounds[j]:bounds[j + 1]]
-        n_windows = n_steps - L + 1
-        means = (csum[:, L:L + n_windows] - csum[:, :n_windows]) / L  # (regions, windows)
-        cost = means * p[:, None]
-        best_region = np.argmin(cost, axis=0)  # lowest region index on ties
-        best_cost = cost[best_region, np.arange(n_windows)]
-        mins, args = _sparse_table(best_cost)
-        lo, hi = s[idx], d[idx] - L
-        start = _range_argmin(mins, args, lo, hi)
-        start_out[idx] = start
-        region_out[idx] = best_region[start]
-        best_ci[idx] = best_cost[start]
-        base_ci[idx] = cost[h[idx], lo]
-    scale = e / J_PER_KWH
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below, by job
+        order = np.argsort(length, kind="stable")
+        lengths, first = np.unique(length[order], return_index=True)
+        bounds = [*first.tolist(), n_jobs]
+        for j, L in enumerate(lengths.tolist()):
+            idx = order[bounds[j]:bounds[j + 1]]
+            n_windows = n_steps - L + 1
+            means = (csum[:, L:L + n_windows] - csum[:, :n_windows]) / L  # (regions, windows)
+            cost = means * p[:, None]
+            best_region = np.argmin(cost, axis=0)  # lowest region index on ties
+            best_cost = cost[best_region, np.arange(n_windows)]
+            mins, args = _sparse_table(best_cost)
+            lo, hi = s[idx], d[idx] - L
+            start = _range_argmin(mins, args, lo, hi)
+            start_out[idx] = start
+            region_out[idx] = best_region[start]
+            best_ci[idx] = best_cost[start]
+            base_ci[idx] = cost[h[idx], lo]
+        scale = e / J_PER_KWH
         co2e, base = scale * best_ci, scale * base_ci
     if not (np.all(np.isfinite(co2e)) and np.all(np.isfinite(base))):
         bad = int(np.flatnonzero(~(np.isfinite(co2e) & np.isfinite(base)))[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -243,17 +244,39 @@ def test_harness_overhead_is_taken_out_so_iterations_do_not_move_energy_per_call
 def test_harness_calibration_measures_the_empty_runner() -> None:
     from greenbench.meters.model import ModelMeter
 
-    rec = RoundRecorder(ModelMeter(rss_reader=lambda: 0))
+    ticks = _Ticks(1e-6)  # every clock read is 1 us later: the result cannot depend on the host's load
+    rec = RoundRecorder(ModelMeter(rss_reader=lambda: 0, wall_clock=ticks, cpu_clock=ticks))
     assert rec.harness_s() == 0.0  # not attached: nothing to calibrate
     rec.attach(FakeFixture())
     h = rec.harness_s()
-    assert 0.0 <= h < 0.01
+    assert 0.0 < h < 1e-4  # a few clock reads' worth: the empty runner's fixed cost, never a whole round
+    assert rec.harness_s() == pytest.approx(h, rel=1e-9)  # deterministic
     broken = RoundRecorder(FakeMeter([]))  # a meter failing outside a benchmark never loses the energy
     broken.attach(FakeFixture())
     assert broken.harness_s() == 0.0
 
 
-def test_load_probe_feeds_metered_rounds_without_growing() -> None:
+class _Ticks:
+    """A clock that moves ``step`` seconds per read: time passes only as the code reads it."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+@pytest.mark.parametrize(("round_s", "spans_closed"), [(1e-6, 0), (0.2, 3)])
+def test_load_probe_feeds_metered_rounds_without_growing(monkeypatch: pytest.MonkeyPatch, round_s: float,
+                                                         spans_closed: int) -> None:
+    """Three metered rounds, on a quiet host (1 us between clock reads) and on a busy one (200 ms: every
+    round closes its own span); the clocks are injected, so the host's real load cannot change the result
+    (this test went red on a loaded machine when it assumed three calls happen within 10 ms)."""
+    wall, cpu = _Ticks(round_s), _Ticks(round_s / 2)
+    monkeypatch.setattr(load, "time", SimpleNamespace(perf_counter=wall, process_time=cpu))
+    busy = _Ticks(round_s)
+    monkeypatch.setattr(load, "read_machine_busy_s", lambda path: busy())
     probe = load.LoadProbe(track_rounds=False)
     probe.begin()
     slots = [RoundRecord(Measurement(1.0, 1.0, 1.0, "model", True, {}), 1) for _ in range(3)]
@@ -261,4 +284,9 @@ def test_load_probe_feeds_metered_rounds_without_growing() -> None:
         probe.round_done(s)
     probe.finish()
     assert probe.per_round == []  # nothing grows with the rounds: each record got its span's figure
-    assert len(probe.speeds) <= 2 * load.SPEED_PROBES_AT_EDGES + 1
+    # the edge probes, one per span closed (finish closes the last one) and none in between
+    assert len(probe.speeds) == 2 * load.SPEED_PROBES_AT_EDGES + max(spans_closed, 1)
+    if spans_closed:  # each span long enough to say how busy the others were
+        assert all(s.other is not None and math.isfinite(s.other) and s.other >= 0 for s in slots)
+    else:  # 3 us in all: too short to say, never a made-up figure
+        assert [s.other for s in slots] == [None] * 3
