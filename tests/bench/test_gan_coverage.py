@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from bench.sections import deep  # noqa: E402
-from bench.workloads import gans  # noqa: E402
+from bench.sections import deep
+from bench.workloads import gans
 
 
 def probs_for(labels: list[int]) -> np.ndarray:
