@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -193,6 +195,47 @@ def replay(out: Path) -> int:
             live_fail = sum(rc == 1 for *_, rc in un)
             print(f"   unchanged: runs failed {fails}/{len(un)} (live exit 1: {live_fail}/{len(un)}); "
                   f"regression verdicts {regs}/{total}; inconclusive {inc}/{total}; decided {dec}/{total}")
+            # how far unchanged code moved (raw change of the gate's statistic against the baselines' median), and
+            # how much of a host-speed change (probes) it followed: the data behind HOST_SENSITIVITY
+            moves, sens = [], []
+            for _, _, vs, _ in un:
+                for v in vs:
+                    if v.verdict != "skipped":
+                        moves.append(v.raw_change)
+            for path in sorted((work / "runs").glob("unchanged-*.json")):
+                cur = json.loads(path.read_text())
+                for b in cur["benchmarks"]:
+                    ref = [d for d in (baseline.get(b["fullname"]), *[
+                        next((x for x in o["benchmarks"] if x["fullname"] == b["fullname"]), None) for o in older])
+                        if d]
+                    try:
+                        e = b["extra_info"]["energy"]
+                        bp = [statistics.quantiles(r["extra_info"]["energy"]["speed_probes_s"], n=4)[0] for r in ref]
+                        speed = statistics.quantiles(e["speed_probes_s"], n=4)[0] / statistics.median(bp)
+                        ratio = e["clean_j"]["min"] / statistics.median(r["extra_info"]["energy"]["clean_j"]["min"]
+                                                                         for r in ref)
+                    except (KeyError, TypeError, statistics.StatisticsError, ZeroDivisionError):
+                        continue
+                    if abs(math.log(speed)) >= 0.05:
+                        sens.append(math.log(ratio) / math.log(speed))
+            if moves:
+                moves.sort()
+                print(f"   unchanged raw changes: min {moves[0]:+.1%}, median {statistics.median(moves):+.1%}, "
+                      f"max {moves[-1]:+.1%} over {len(moves)} verdicts")
+            if sens:
+                sens.sort()
+                print(f"   log(energy change) / log(probe speed change) where the probes moved >= 5%: n={len(sens)}, "
+                      f"median {statistics.median(sens):.2f}, max {sens[-1]:.2f}, min {sens[0]:.2f}")
+            # the same compares against the compared baseline alone (what a CI keeping one baseline gets)
+            alone = [gate.compare_run(baseline, json.loads(p.read_text())["benchmarks"], rule)
+                     for p in sorted((work / "runs").glob("*.json"))]
+            labels = [p.stem for p in sorted((work / "runs").glob("*.json"))]
+            a_un = [vs for lab, vs in zip(labels, alone, strict=True) if lab.startswith("unchanged")]
+            a_pl = [(lab, vs) for lab, vs in zip(labels, alone, strict=True) if lab.startswith("planted")]
+            n_un = sum(len(vs) for vs in a_un)
+            planted = [f"{lab} {v.verdict} [{v.cause}]" for lab, vs in a_pl for v in vs if PLANT[suite] in v.name]
+            print(f"   against 1 baseline run: unchanged regressions {sum(v.failed for vs in a_un for v in vs)}/{n_un}, "
+                  f"decided {sum(v.decided for vs in a_un for v in vs)}/{n_un}; planted: {', '.join(planted)}")
             causes: dict[str, int] = {}
             for _, _, vs, _ in un:
                 for v in vs:
@@ -205,6 +248,12 @@ def replay(out: Path) -> int:
                     target = [v for v in vs if PLANT[suite] in v.name]
                     others = [v.name.split("::")[-1] for v in vs if v.verdict == "regression" and v not in target]
                     t = target[0] if target else None
+                    cur = json.loads((work / "runs" / f"{label}.json").read_text())
+                    tc = next((b for b in cur["benchmarks"] if PLANT[suite] in b["fullname"]), None)
+                    tb = [d["stats"]["min"] for d in (baseline.get(tc["fullname"]) if tc else None,) if d]
+                    if tc and tb:
+                        print(f"   {label}: pytest-benchmark time min of the planted benchmark "
+                              f"{tc['stats']['min'] / tb[0] - 1:+.1%} against the compared baseline")
                     print(f"   {label}: run {'FAILED' if failed else 'passed'} (live rc {rc}); planted "
                           f"{t.verdict if t else '?'} {t.change:+.1%} [{t.cause}]" if t else "", end="")
                     print(f"; other regressions: {others or 'none'}")
