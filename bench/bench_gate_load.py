@@ -234,8 +234,10 @@ def replay(out: Path) -> int:
             a_pl = [(lab, vs) for lab, vs in zip(labels, alone, strict=True) if lab.startswith("planted")]
             n_un = sum(len(vs) for vs in a_un)
             planted = [f"{lab} {v.verdict} [{v.cause}]" for lab, vs in a_pl for v in vs if PLANT[suite] in v.name]
-            print(f"   against 1 baseline run: unchanged regressions {sum(v.failed for vs in a_un for v in vs)}/{n_un}, "
-                  f"decided {sum(v.decided for vs in a_un for v in vs)}/{n_un}; planted: {', '.join(planted)}")
+            a_fail = sum(v.failed for vs in a_un for v in vs)
+            a_dec = sum(v.decided for vs in a_un for v in vs)
+            print(f"   against 1 baseline run: unchanged regressions {a_fail}/{n_un}, decided {a_dec}/{n_un}; "
+                  f"planted: {', '.join(planted)}")
             causes: dict[str, int] = {}
             for _, _, vs, _ in un:
                 for v in vs:
