@@ -356,7 +356,9 @@ def summarize(
     if n_contended:
         warnings.append(
             f"{n_contended} of {len(records)} rounds ran while other processes kept "
-            f">= {CONTENDED_OTHER_CORES} cores busy: figures are inflated; the energy gate ignores those rounds"
+            f">= {CONTENDED_OTHER_CORES} cores busy: figures are inflated; "
+            + ("the energy gate ignores those rounds" if len(clean) >= MIN_CLEAN_ROUNDS else
+               "the energy gate decides on them only against 3 baseline runs saved under the same load")
         )
     notes = sorted({n for r in records for n in r.measurement.notes})
     iterations = statistics.mode([r.iterations for r in records])
