@@ -23,8 +23,9 @@ benchmarks must list nothing.
 only) counted with the profile off (``GREENBENCH_COUNTED_PROFILE=0``), on (the
 default), and on with the Python level for every benchmark
 (``GREENBENCH_PYPROFILE=all``), ``--runs`` fresh processes each, interleaved:
-whole-process wall time (minimum over runs; wall time depends on the
-machine's load, the counts do not) and the saved JSON's size.
+CPU time of the whole process tree (pytest and Valgrind; less disturbed by
+other processes than wall time, not immune: they share caches and cores),
+whole-process wall time (both minimum over runs) and the saved JSON's size.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -134,11 +136,18 @@ def built_native(tmp: Path, worse: bool) -> Path:
 
 
 def counted(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str, int]:
+    global LAST_CPU_S
     t0 = time.perf_counter()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([PY, "-m", "pytest", *args, "--energy-meter=counted", "-p", "no:cacheprovider",
                            "-p", "no:randomly", "-q"], cwd=cwd, env=env, capture_output=True, text=True,
                           check=False)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU_S = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)  # pytest and valgrind under it
     return time.perf_counter() - t0, done.stdout + done.stderr, done.returncode
+
+
+LAST_CPU_S = 0.0
 
 
 def planted(tmp: Path) -> None:
@@ -190,6 +199,7 @@ def cost(tmp: Path, runs: int) -> None:
                "profile on (default)": {},
                "on + Python level for all": {"GREENBENCH_PYPROFILE": "all"}}
     walls: dict[str, list[float]] = {k: [] for k in configs}
+    cpus: dict[str, list[float]] = {k: [] for k in configs}
     sizes: dict[str, int] = {}
     extra: dict[str, Any] = {}
     env0 = {k: v for k, v in os.environ.items() if k not in ("GREENBENCH_COUNTED_PROFILE", "GREENBENCH_PYPROFILE")}
@@ -202,17 +212,21 @@ def cost(tmp: Path, runs: int) -> None:
                 print(out[-3000:])
                 raise SystemExit(f"{label}: pytest rc={rc}")
             walls[label].append(wall)
+            cpus[label].append(LAST_CPU_S)
             sizes[label] = out_json.stat().st_size
             doc = json.loads(out_json.read_text())
             profs = [b["extra_info"]["energy"].get("profile") for b in doc["benchmarks"]]
             extra[label] = (len(doc["benchmarks"]), [p for p in profs if p])
-            print(f"run {r + 1}, {label}: {wall:.1f} s, {sizes[label]:,} bytes", flush=True)
-    off_w, off_s = min(walls["profile off"]), sizes["profile off"]
-    print("\n| counted run of bench/realsuite | benchmarks | wall time (min of runs) | vs off | saved JSON | vs off |")
-    print("|---|---:|---:|---:|---:|---:|")
+            print(f"run {r + 1}, {label}: {wall:.1f} s wall, {LAST_CPU_S:.1f} s CPU, {sizes[label]:,} bytes",
+                  flush=True)
+    off_w, off_c, off_s = min(walls["profile off"]), min(cpus["profile off"]), sizes["profile off"]
+    print("\n| counted run of bench/realsuite | benchmarks | CPU time (min of runs) | vs off | wall (min) | vs off "
+          "| saved JSON | vs off |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label in configs:
         n, _ = extra[label]
-        print(f"| {label} | {n} | {min(walls[label]):.1f} s | {min(walls[label]) / off_w:.3f}x | "
+        c, w = min(cpus[label]), min(walls[label])
+        print(f"| {label} | {n} | {c:.1f} s | {c / off_c:.3f}x | {w:.1f} s | {w / off_w:.3f}x | "
               f"{sizes[label]:,} B | {sizes[label] / off_s:.2f}x |")
     _, profs = extra["profile on (default)"]
     if profs:
@@ -222,6 +236,7 @@ def cost(tmp: Path, runs: int) -> None:
               f"max {counts[-1]}; share of the energy they hold: min {shares[0]:.1%}, "
               f"median {shares[len(shares) // 2]:.1%}")
     print(f"all wall times: {json.dumps({k: [round(w, 1) for w in v] for k, v in walls.items()})}")
+    print(f"all CPU times: {json.dumps({k: [round(w, 1) for w in v] for k, v in cpus.items()})}")
 
 
 def main() -> None:

@@ -177,7 +177,15 @@ def explain_blocks(base_block: Any, cur_block: Any, floor: float = FLOOR, top: i
         ex.python = python_changes(bpy, cpy, floor, top)
     elif isinstance(cpy, Mapping) and "functions" in cpy:
         ex.notes.append(f"Python level: this run only (the baseline has none; save it with {PP.MODE_ENV}=all)")
+    if ex.native and not ex.python and interpreter(ex.native[0].obj):
+        ex.notes.append("the interpreter's own functions moved most: the change is in Python code; the Python level "
+                        f"names the function (save both runs with {PP.MODE_ENV}=all)")
     return ex
+
+
+def interpreter(obj: str) -> bool:
+    """Whether a shared object is CPython itself (``libpython3.11.so.1.0``, a static ``python3.11``)."""
+    return obj.startswith("libpython") or obj.startswith("python")
 
 
 # -- rendering ---------------------------------------------------------------------------------------------

@@ -195,3 +195,15 @@ def test_end_to_end_a_planted_key_function_is_named(pytester: pytest.Pytester) -
     assert "test_w.py::test_same: regression" not in out
     md = (pytester.path / "summary.md").read_text()
     assert "| python | `test_w.keyfn` |" in md and "test_same` moved" not in md
+
+
+def test_interpreter_functions_point_to_the_python_level() -> None:
+    def interp(funcs: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
+        b = block(funcs)
+        b["profile"]["objects"] = ["libpython3.11.so.1.0"]
+        return b
+
+    ex = X.explain_blocks(interp(BASE), interp({**BASE, "quicksort": (900_000, 100_000, 0)}))
+    assert any("Python level names the function" in n for n in ex.notes)
+    ex = X.explain_blocks(block(BASE), block({**BASE, "quicksort": (900_000, 100_000, 0)}))
+    assert not ex.notes
