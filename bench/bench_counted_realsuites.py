@@ -6,7 +6,8 @@
         --runs 5 --meters counted,model --busy 0,2
 
 For every suite (a checkout of a third-party project with a pytest-benchmark suite, run unchanged from
-its own directory; only ``-p bench.plant`` is added, a plugin that wraps one benchmark's function), every
+its own directory; only ``-p greenbench_plant`` is added (bench/greenbench_plant.py, a plugin that wraps one
+benchmark's function)), every
 meter and every load (``--busy N``: N ``while True: pass`` loops run beside it), in fresh pytest processes:
 
 * ``--runs`` A/A runs of the selection; per benchmark the relative spread of the energy per call
@@ -51,11 +52,12 @@ def parse_suite(spec: str) -> tuple[str, Path, list[str]]:
 
 
 def run_suite(cwd: Path, args: list[str], meter: str, out: Path, *, rounds: int, plant: str = "") -> float:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    # the plugin module is on the path by itself: a suite's own ``bench`` package must not shadow it
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "bench"), os.environ.get("PYTHONPATH", "")]),
                GREENBENCH_COUNTED_ROUNDS=str(rounds))
     env["GREENBENCH_PLANT"] = plant
-    cmd = [sys.executable, "-m", "pytest", *args, "-p", "bench.plant", "-p", "no:randomly", "-p", "no:cacheprovider",
-           "-q", f"--energy-meter={meter}", f"--benchmark-json={out}"]
+    cmd = [sys.executable, "-m", "pytest", *args, "-p", "greenbench_plant", "-p", "no:randomly",
+           "-p", "no:cacheprovider", "-q", f"--energy-meter={meter}", f"--benchmark-json={out}"]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """A pytest plugin that plants a regression into a third-party suite without editing it (issue #20).
 
-    GREENBENCH_PLANT="<test id substring>:<every>" python -m pytest -p bench.plant ...
+    GREENBENCH_PLANT="<test id substring>:<every>" PYTHONPATH=<repo>/bench python -m pytest -p greenbench_plant
 
 Every benchmark whose test id contains the substring has its benchmarked function wrapped; with
 ``every`` > 0 the wrapper calls the function once more on every ``every``-th call, i.e. exactly

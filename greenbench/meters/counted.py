@@ -423,6 +423,29 @@ def relaunch_env(out_dir: str, environ: Mapping[str, str] | None = None) -> dict
     return env
 
 
+#: padding variable of the counted run's environment, and the size its strings are padded to
+PAD_ENV = "GREENBENCH_COUNTED_PAD"
+PAD_BLOCK = 16384
+
+
+def pad_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
+    """``env`` plus :data:`PAD_ENV`, sized so that the argument and environment strings take a multiple of
+    :data:`PAD_BLOCK` bytes.
+
+    Those strings sit at the top of the new process's stack, so their total size shifts every stack address:
+    a baseline run with ``--benchmark-autosave`` and a compared run with ``--benchmark-compare
+    --energy-compare-fail=1%``, or two environments whose values differ in length, otherwise start from
+    different stack addresses (alignment-dependent code paths, cache sets).  Padded, both start from the same
+    one (address randomisation is off) as long as the strings fit in the same block.
+    """
+    out = {k: v for k, v in env.items() if k != PAD_ENV}
+    size = sum(len(os.fsencode(a)) + 1 for a in argv)
+    size += sum(len(os.fsencode(k)) + len(os.fsencode(v)) + 2 for k, v in out.items())
+    size += len(PAD_ENV) + 2  # "NAME=" and the terminating NUL of the padding itself
+    out[PAD_ENV] = "x" * ((-size) % PAD_BLOCK)
+    return out
+
+
 def valgrind_messages(out_dir: str | os.PathLike[str]) -> list[str]:
     """Valgrind's own messages of a counted run, without its notes about the host's cache sizes."""
     lines: list[str] = []
@@ -513,7 +536,7 @@ def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> 
     try:
         cmd = relaunch_command(args, out_dir, valgrind=valgrind, rounds=rounds, prefix=aslr_off_prefix())
         sys.stdout.flush()
-        rc = subprocess.call(cmd, cwd=cwd, env=relaunch_env(out_dir))
+        rc = subprocess.call(cmd, cwd=cwd, env=pad_env(relaunch_env(out_dir), cmd))
         messages = valgrind_messages(out_dir)
         if messages:
             print("\n".join(messages), file=sys.stderr)

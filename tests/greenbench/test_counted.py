@@ -495,3 +495,17 @@ def test_steady_state_planted_compute_and_dram_lines(pytester: pytest.Pytester) 
             for k, v in e.items()}
     assert dram["test_loop"] == 0 and dram["test_loop_plus10"] == 0, dram  # warm: no DRAM line in a cached loop
     assert dram["test_copy"] > (32 << 20) // 64, dram  # >= one DRAM line per 64 bytes read, every call
+
+
+def test_environment_and_arguments_are_padded_to_one_size() -> None:
+    """A baseline and a compared run (other arguments, other variable lengths) start from one stack layout."""
+    def size(env: dict[str, str], argv: list[str]) -> int:
+        return sum(len(a.encode()) + 1 for a in argv) + sum(len(k.encode()) + len(v.encode()) + 2
+                                                            for k, v in env.items())
+
+    base_argv = ["valgrind", "python", "-m", "pytest", "bench", "--benchmark-autosave"]
+    head_argv = ["valgrind", "python", "-m", "pytest", "bench", "--benchmark-compare", "--energy-compare-fail=1%"]
+    a = C.pad_env({"PATH": "/bin", "X": "1"}, base_argv)
+    b = C.pad_env({"PATH": "/usr/local/bin:/bin", "X": "12345", "Y": "é"}, head_argv)
+    assert size(a, base_argv) == size(b, head_argv) == C.PAD_BLOCK
+    assert C.pad_env(a, base_argv) == a  # padding again changes nothing
