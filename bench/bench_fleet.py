@@ -95,11 +95,13 @@ def _child(scenario: str, jobs: int, workers: int, engine: str, source: str | No
                 distributed.Client(cluster) as client:
             client.wait_for_workers(workers)
             out["startup_s"] = time.perf_counter() - t0
-            cpu0 = _cpu_s() + sum(client.run(_cpu_s).values())
+            drv0, wrk0 = _cpu_s(), sum(client.run(_cpu_s).values())
             start = time.perf_counter()
             result = fl.run_fleet(spec, client, progress=False)
             out["run_s"] = time.perf_counter() - start
-            out["cpu_s"] = _cpu_s() + sum(client.run(_cpu_s).values()) - cpu0
+            out["cpu_driver_s"] = _cpu_s() - drv0  # client + scheduler (LocalCluster runs it in this process)
+            out["cpu_workers_s"] = sum(client.run(_cpu_s).values()) - wrk0
+            out["cpu_s"] = out["cpu_driver_s"] + out["cpu_workers_s"]
             worker_rss = client.run(_max_rss_mb)
             out["rss_mb"] = [_max_rss_mb(), *worker_rss.values()]
     out["totals"] = result.totals
@@ -312,6 +314,10 @@ def _main_synthetic(args: argparse.Namespace, before_dir: str | None, engines: l
                 b, w = runs[("before", mode)], runs[("now", mode)]
                 notes.append(f"now vs before ({mode}): wall {float(b['run_s']) / float(w['run_s']):.2f}×, "
                              f"CPU {float(b['cpu_s']) / float(w['cpu_s']):.2f}×")
+        for (engine, mode), r in runs.items():
+            if "cpu_workers_s" in r:
+                notes.append(f"{engine} cluster CPU: workers {1e6 * r['cpu_workers_s'] / n:.4f} + driver/scheduler "
+                             f"{1e6 * r['cpu_driver_s'] / n:.4f} µs/job")
         print("   " + "; ".join(notes))
         if ("now", "cluster") in runs:
             goal_rows.append((n, float(runs[("now", "cluster")]["run_s"])))
@@ -348,6 +354,9 @@ def _main_parquet(args: argparse.Namespace, jobs: int, modes: list[str]) -> int:
             runs[mode] = r
             print(_row(f"parquet, {'1 process' if mode == 'single' else f'{workers} workers'}", jobs, r),
                   flush=True)
+            if "cpu_workers_s" in r:
+                print(f"   cluster CPU: workers {1e6 * r['cpu_workers_s'] / jobs:.4f} + driver/scheduler "
+                      f"{1e6 * r['cpu_driver_s'] / jobs:.4f} µs/job; driver peak {r['rss_mb'][0]:.0f} MB")
         synthetic = _run_child(args, None, jobs, args.workers if "cluster" in modes else 0, "now")
         print(_row(f"synthetic, {'2 workers' if 'cluster' in modes else '1 process'}", jobs, synthetic))
         same = all(r["totals"] == synthetic["totals"] for r in runs.values())
