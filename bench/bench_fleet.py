@@ -314,7 +314,7 @@ def _main_synthetic(args: argparse.Namespace, before_dir: str | None, engines: l
                 b, w = runs[("before", mode)], runs[("now", mode)]
                 notes.append(f"now vs before ({mode}): wall {float(b['run_s']) / float(w['run_s']):.2f}×, "
                              f"CPU {float(b['cpu_s']) / float(w['cpu_s']):.2f}×")
-        for (engine, mode), r in runs.items():
+        for (engine, _mode), r in runs.items():
             if "cpu_workers_s" in r:
                 notes.append(f"{engine} cluster CPU: workers {1e6 * r['cpu_workers_s'] / n:.4f} + driver/scheduler "
                              f"{1e6 * r['cpu_driver_s'] / n:.4f} µs/job")
