@@ -398,6 +398,9 @@ def _parse_window(ctx: _Ctx, raw: Any, where: str, row_region: str | None) -> Wi
         raise ctx.fail(where, "expected exactly one of job_h or job_min (the job's length)")
     length_min = job_min if job_min is not None else (job_h or 0.0) * 60.0
     deadline_h = _default(ctx.opt_num(tbl, "deadline_h", where, _check.positive), DEFAULT_DEADLINE_H)
+    if not math.isfinite(deadline_h * 60.0) or not math.isfinite(length_min):
+        raise ctx.fail(where, f"expected job and deadline lengths a float can hold in minutes, got "
+                              f"job {length_min:g} min, deadline {deadline_h:g} h")
     if deadline_h * 60.0 < length_min:
         raise ctx.fail(f"{where}.deadline_h", f"expected a deadline >= the job length "
                                               f"({length_min / 60:g} h), got {deadline_h:g} h")
@@ -435,7 +438,10 @@ def _parse_project(ctx: _Ctx, index: int, raw: Any, baseline: Baseline) -> Proje
     if "four_m" in tbl:
         fm = ctx.table(tbl["four_m"], f"{where}.four_m")
         ctx.keys(fm, _FOUR_M_KEYS, f"{where}.four_m")
-        four = FourM(**{k: ctx.checked(f"{where}.four_m.{k}", _check.positive, v) for k, v in fm.items()})
+        try:
+            four = FourM(**{k: ctx.checked(f"{where}.four_m.{k}", _check.positive, v) for k, v in fm.items()})
+        except ConfigError as exc:  # the levers' product beyond a float (issue #21)
+            raise ctx.fail(f"{where}.four_m", str(exc)) from None
     snn_model = ctx.opt_str(tbl, "snn_model", where) or "simple"
     if snn_model not in SNN_MODELS:
         raise ctx.fail(f"{where}.snn_model", f"expected one of {', '.join(SNN_MODELS)}, got {snn_model!r}")

@@ -199,3 +199,21 @@ def test_a_large_result_is_written_row_by_row(tmp_path: Path) -> None:
     size = out.stat().st_size
     assert json.loads(out.read_text(encoding="utf-8")) == json.loads(report.to_json_text(result))  # type: ignore[arg-type]
     assert peak - base < size / 10, (peak - base, size)  # the whole document took ~4x its size before
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    ({"window": {"region": "DE", "job_min": 1e-300}}, r"'w'\.window: window_min: 1e-300 min is"),
+    ({"window": {"region": "DE", "job_h": 5e-324}}, r"'w'\.window: window_min: .* of a 60.0-min step"),
+    ({"window": {"region": "DE", "job_h": 1, "deadline_h": 1e308}}, r"'w'\.window: expected job and deadline lengths"),
+    ({"window": {"region": "DE", "job_h": 1e307}}, r"'w'\.window: expected job and deadline lengths"),
+    ({"window": {"region": "DE", "job_h": 9000, "deadline_h": 9000}}, r"'w'\.window: window_min: a 540000-min window"),
+    ({"four_m": {"model": 1e-200, "machine": 1e-200}}, r"'w'\.four_m: four_m: the energy factor"),
+    ({"four_m": {"model": 1e200, "map": 1e200}}, r"'w'\.four_m: four_m: the CO2e factor"),
+])
+def test_scenario_rows_that_underflow_name_the_row(row: dict[str, object], expected: str) -> None:
+    from greenbench.errors import ScenarioError
+
+    doc = {"source": {"energy_j": 1.0}, "project": [{"name": "w", **row}]}
+    with pytest.raises(ScenarioError, match=r"s\.toml: project\[1\] " + expected) as info:
+        run_scenario(parse_scenario(doc, "s.toml"))
+    assert "\n" not in str(info.value)
