@@ -99,9 +99,9 @@ def _child(scenario: str, jobs: int, workers: int, engine: str, source: str | No
             start = time.perf_counter()
             result = fl.run_fleet(spec, client, progress=False)
             out["run_s"] = time.perf_counter() - start
-            out["cpu_driver_s"] = _cpu_s() - drv0  # client + scheduler (LocalCluster runs it in this process)
-            out["cpu_workers_s"] = sum(client.run(_cpu_s).values()) - wrk0
-            out["cpu_s"] = out["cpu_driver_s"] + out["cpu_workers_s"]
+            drv = _cpu_s() - drv0  # client + scheduler (LocalCluster runs it in this process)
+            wrk = sum(client.run(_cpu_s).values()) - wrk0
+            out.update(cpu_driver_s=drv, cpu_workers_s=wrk, cpu_s=drv + wrk)
             worker_rss = client.run(_max_rss_mb)
             out["rss_mb"] = [_max_rss_mb(), *worker_rss.values()]
     out["totals"] = result.totals
