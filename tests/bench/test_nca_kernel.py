@@ -108,11 +108,11 @@ def test_numba_matches_torch_with_the_shipped_trained_rule() -> None:
     assert float(np.abs(ref[-1] - x0).max()) > 0.1
 
 
-@pytest.mark.parametrize(("h", "w"), [(70, 23), (5, K.BLOCK_CELLS + 3), (3, 3)],
-                         ids=["blocks-with-remainder", "row-wider-than-block", "smallest"])
-def test_dense_kernel_blocks_of_rows_match_torch(h: int, w: int) -> None:
-    """step_all takes whole rows BLOCK_CELLS cells at a time: the last block is short, a row wider than a
-    block is a block of its own, and the circular neighbours still wrap across block edges."""
+@pytest.mark.parametrize(("h", "w"), [(70, 23), (5, 801), (3, 3), (4, 4)],
+                         ids=["odd-width", "wide-rows", "smallest", "even"])
+def test_dense_kernel_pairs_of_cells_match_torch(h: int, w: int) -> None:
+    """The micro-kernel takes cells two at a time: an odd row's last cell is paired with a zero row that is
+    computed and dropped; neighbours wrap at the edges."""
     rng = np.random.default_rng(5)
     weights = M.random_weights(9, scale_w2=0.5)
     x0 = M.seed_state(rng, 1, h, w, noise=0.5)

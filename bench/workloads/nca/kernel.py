@@ -8,13 +8,21 @@ channel, circular boundary), the MLP, and ``out = state + Δ·mask``, exactly
 the arithmetic of :meth:`TextureNCA.forward`, so the two agree to float32
 rounding.
 
-The grid is split into blocks of whole rows (about :data:`BLOCK_CELLS`
-cells), run in parallel with ``prange``.  Per block, the perception vectors
-of its cells are gathered into an ``(M, 48)`` matrix and the MLP runs as two
-matrix products (``np.dot`` → BLAS sgemm), which is where the time goes
-(5,760 of the ~6,000 MACs per cell): the dense kernel is as fast as the BLAS
-sgemm it calls (see ``bench/bench_nca_kernel.py``, and the OpenBLAS core type
-it reports).
+The grid's rows run in parallel with ``prange``.  Per row, the perception
+vectors are gathered into a ``(W, 48)`` matrix, and the MLP (5,760 of the
+~6,000 MACs per cell) runs in a register-blocked micro-kernel written with
+16-lane float32 vectors (:mod:`llvmlite` intrinsics: ``<16 x float>``
+loads, broadcasts and ``llvm.fma``): two cells at a time, their 2 × 96
+hidden units held in 12 vector registers while the 48 inputs stream past,
+ReLU, then the 96 → 12 layer against ``w2`` padded to 16 columns, with
+four partial sums per cell to hide the FMA latency.  The first version
+called BLAS sgemm per row (``np.dot``) and was as fast as the sgemm it got;
+this host's environment pins OpenBLAS to its AVX2 kernels
+(``OPENBLAS_CORETYPE=Haswell``), and the micro-kernel, compiled by LLVM for
+the host (AVX-512 here, two AVX2 halves elsewhere), runs the MLP at about
+1.7× that sgemm's rate (``bench/bench_nca_kernel.py``).  FMA rounding and a
+different summation order than torch's keep the two within float32
+rounding (the tests require 1e-5 over 100 steps).
 
 Two kernels, because skipping is a fairness choice:
 
@@ -37,7 +45,10 @@ from typing import Any
 
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
 
 from greenbench.errors import ConfigError
 
@@ -47,9 +58,107 @@ from .model import CHANNELS, HIDDEN, PERCEPTION, NCAWeights
 _ZERO = np.float32(0.0)
 _TWO = np.float32(2.0)
 _TWELVE = np.float32(12.0)
-#: cells per block in :func:`step_all` (whole rows): perception (48 floats/cell) and hidden (96) of a
-#: block take 288 KiB, inside one core's L2, and each sgemm gets M = 768 rows instead of one grid row
-BLOCK_CELLS = 768
+#: the micro-kernel's shape: 16 float32 lanes; 96 hidden units = 6 vectors; 12 channels padded to 16
+LANES = 16
+_KERNEL_SHAPE = (48, 96, 12)  # (PERCEPTION, HIDDEN, CHANNELS) the micro-kernel is written for
+
+_VT = ir.VectorType(ir.FloatType(), LANES)
+
+
+class _F32x16(types.Type):
+    """A ``<16 x float>`` SSA value: kept in a vector register by LLVM."""
+
+    def __init__(self) -> None:
+        super().__init__(name="f32x16")
+
+
+f32x16 = _F32x16()
+
+
+@register_model(_F32x16)
+class _F32x16Model(models.PrimitiveModel):
+    def __init__(self, dmm: Any, fe_type: Any) -> None:
+        super().__init__(dmm, fe_type, _VT)
+
+
+def _vptr(context: Any, builder: Any, aryty: Any, ary: Any, idx: Any) -> Any:
+    """Pointer to 16 floats at flat index ``idx`` of a C-contiguous float32 array."""
+    a = context.make_array(aryty)(context, builder, ary)
+    return builder.bitcast(builder.gep(a.data, [idx]), _VT.as_pointer())
+
+
+def _vload_typer(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - compiled
+    """16 floats from ``arr.flat[idx:idx + 16]`` (unaligned)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.load(_vptr(context, builder, sig.args[0], args[0], args[1]), align=4)
+    return f32x16(arr, idx), codegen
+
+
+_vload: Any = intrinsic(_vload_typer)
+
+
+def _vstore_typer(typingctx: Any, arr: Any, idx: Any, v: Any) -> Any:  # pragma: no cover - compiled
+    """``arr.flat[idx:idx + 16] = v``."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        builder.store(args[2], _vptr(context, builder, sig.args[0], args[0], args[1]), align=4)
+        return context.get_dummy_value()
+    return types.none(arr, idx, v), codegen
+
+
+_vstore: Any = intrinsic(_vstore_typer)
+
+
+def _vbcast_typer(typingctx: Any, x: Any) -> Any:  # pragma: no cover - compiled
+    """``x`` in every lane."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        undef = ir.Constant(_VT, ir.Undefined)
+        v = builder.insert_element(undef, args[0], ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(v, undef, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
+    return f32x16(types.float32), codegen
+
+
+_vbcast: Any = intrinsic(_vbcast_typer)
+
+
+def _vzero_typer(typingctx: Any) -> Any:  # pragma: no cover - compiled
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return ir.Constant(_VT, [0.0] * LANES)
+    return f32x16(), codegen
+
+
+_vzero: Any = intrinsic(_vzero_typer)
+
+
+def _vfma_typer(typingctx: Any, a: Any, b: Any, c: Any) -> Any:  # pragma: no cover - compiled
+    """``a * b + c`` lane by lane, one rounding (``llvm.fma``)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT, _VT]),
+                                            "llvm.fma.v16f32")
+        return builder.call(fn, list(args))
+    return f32x16(f32x16, f32x16, f32x16), codegen
+
+
+_vfma: Any = intrinsic(_vfma_typer)
+
+
+def _vadd_typer(typingctx: Any, a: Any, b: Any) -> Any:  # pragma: no cover - compiled
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fadd(args[0], args[1])
+    return f32x16(f32x16, f32x16), codegen
+
+
+_vadd: Any = intrinsic(_vadd_typer)
+
+
+def _vrelu_typer(typingctx: Any, a: Any) -> Any:  # pragma: no cover - compiled
+    """``a if a > 0 else 0`` lane by lane (as the scalar kernels had it)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        zero = ir.Constant(_VT, [0.0] * LANES)
+        return builder.select(builder.fcmp_ordered(">", args[0], zero), args[0], zero)
+    return f32x16(f32x16), codegen
+
+
+_vrelu: Any = intrinsic(_vrelu_typer)
 
 
 @njit(cache=True, inline="always")
@@ -77,62 +186,108 @@ def _perceive_cell(state, y, x, ym, yp, xm, xp, row, r):  # noqa: PLR0917  # pra
 
 
 @njit(cache=True, inline="always")
-def _perceive_row(state, y, perc, r0):  # pragma: no cover
-    """Perception vectors of row ``y`` into ``perc[r0 + x, :]``; neighbours without ``%`` per cell."""
-    height, width = state.shape[0], state.shape[1]
-    ym = y - 1 if y > 0 else height - 1
-    yp = y + 1 if y < height - 1 else 0
-    for x in range(width):
-        xm = x - 1 if x > 0 else width - 1
-        xp = x + 1 if x < width - 1 else 0
-        _perceive_cell(state, y, x, ym, yp, xm, xp, perc, r0 + x)
+def _mlp_pairs(perc, n, w1, b1, w2p, hs, dout):  # noqa: PLR0917  # pragma: no cover
+    """``dout[r, :16] = relu(perc[r] @ w1 + b1) @ w2p`` for rows ``r < n`` (``n`` even; ``perc`` has at
+    least ``n`` rows), two rows at a time; ``w1`` (48, 96), ``b1`` (96,), ``w2p`` (96, 16) with
+    columns 12-15 zero, all C-contiguous float32; ``hs`` a 192-float scratch."""
+    for x in range(0, n, 2):
+        a0 = _vload(b1, 0)
+        a1 = _vload(b1, 16)
+        a2 = _vload(b1, 32)
+        a3 = _vload(b1, 48)
+        a4 = _vload(b1, 64)
+        a5 = _vload(b1, 80)
+        c0, c1, c2, c3, c4, c5 = a0, a1, a2, a3, a4, a5
+        for k in range(48):
+            p0 = _vbcast(perc[x, k])
+            p1 = _vbcast(perc[x + 1, k])
+            o = k * 96
+            w = _vload(w1, o)
+            a0 = _vfma(p0, w, a0)
+            c0 = _vfma(p1, w, c0)
+            w = _vload(w1, o + 16)
+            a1 = _vfma(p0, w, a1)
+            c1 = _vfma(p1, w, c1)
+            w = _vload(w1, o + 32)
+            a2 = _vfma(p0, w, a2)
+            c2 = _vfma(p1, w, c2)
+            w = _vload(w1, o + 48)
+            a3 = _vfma(p0, w, a3)
+            c3 = _vfma(p1, w, c3)
+            w = _vload(w1, o + 64)
+            a4 = _vfma(p0, w, a4)
+            c4 = _vfma(p1, w, c4)
+            w = _vload(w1, o + 80)
+            a5 = _vfma(p0, w, a5)
+            c5 = _vfma(p1, w, c5)
+        _vstore(hs, 0, _vrelu(a0))
+        _vstore(hs, 16, _vrelu(a1))
+        _vstore(hs, 32, _vrelu(a2))
+        _vstore(hs, 48, _vrelu(a3))
+        _vstore(hs, 64, _vrelu(a4))
+        _vstore(hs, 80, _vrelu(a5))
+        _vstore(hs, 96, _vrelu(c0))
+        _vstore(hs, 112, _vrelu(c1))
+        _vstore(hs, 128, _vrelu(c2))
+        _vstore(hs, 144, _vrelu(c3))
+        _vstore(hs, 160, _vrelu(c4))
+        _vstore(hs, 176, _vrelu(c5))
+        d0 = _vzero()
+        d1 = _vzero()
+        d2 = _vzero()
+        d3 = _vzero()
+        e0 = _vzero()
+        e1 = _vzero()
+        e2 = _vzero()
+        e3 = _vzero()
+        for j in range(0, 96, 4):
+            w = _vload(w2p, j * 16)
+            d0 = _vfma(_vbcast(hs[j]), w, d0)
+            e0 = _vfma(_vbcast(hs[96 + j]), w, e0)
+            w = _vload(w2p, j * 16 + 16)
+            d1 = _vfma(_vbcast(hs[j + 1]), w, d1)
+            e1 = _vfma(_vbcast(hs[97 + j]), w, e1)
+            w = _vload(w2p, j * 16 + 32)
+            d2 = _vfma(_vbcast(hs[j + 2]), w, d2)
+            e2 = _vfma(_vbcast(hs[98 + j]), w, e2)
+            w = _vload(w2p, j * 16 + 48)
+            d3 = _vfma(_vbcast(hs[j + 3]), w, d3)
+            e3 = _vfma(_vbcast(hs[99 + j]), w, e3)
+        _vstore(dout, x * 16, _vadd(_vadd(d0, d1), _vadd(d2, d3)))
+        _vstore(dout, x * 16 + 16, _vadd(_vadd(e0, e1), _vadd(e2, e3)))
 
 
 @njit(parallel=True, cache=True)
-def step_all(state, mask, w1, b1, w2, out):  # noqa: PLR0917  # pragma: no cover
+def step_all(state, mask, w1, b1, w2p, out):  # noqa: PLR0917  # pragma: no cover
     """One NCA step for every cell: ``out = state + MLP(perceive(state)) * mask``.
 
-    Rows are taken :data:`BLOCK_CELLS` cells at a time (whole rows), so each
-    of the two matrix products is one sgemm over the block, and the block's
-    perception / hidden matrices stay in L2 between them.
-    """
+    ``w2p``: ``w2`` padded to 16 columns with zeros (:func:`pad_w2`)."""
     height, width, n_ch = state.shape
-    n_hidden = w1.shape[1]
-    n_perc = w1.shape[0]
-    rows = max(1, min(height, BLOCK_CELLS // width))
-    n_blocks = (height + rows - 1) // rows
-    for blk in prange(n_blocks):
-        y0 = blk * rows
-        y1 = min(height, y0 + rows)
-        m = (y1 - y0) * width
-        perc = np.empty((m, n_perc), dtype=np.float32)
-        hid = np.empty((m, n_hidden), dtype=np.float32)
-        dlt = np.empty((m, n_ch), dtype=np.float32)
-        for y in range(y0, y1):
-            _perceive_row(state, y, perc, (y - y0) * width)
-        np.dot(perc, w1, hid)
-        for i in range(m):
-            for j in range(n_hidden):
-                v = hid[i, j] + b1[j]
-                hid[i, j] = v if v > _ZERO else _ZERO
-        np.dot(hid, w2, dlt)
-        for y in range(y0, y1):
-            r0 = (y - y0) * width
-            for x in range(width):
-                mk = mask[y, x]
-                for c in range(n_ch):
-                    out[y, x, c] = state[y, x, c] + dlt[r0 + x, c] * mk
+    n_even = width + (width & 1)
+    for y in prange(height):
+        ym = y - 1 if y > 0 else height - 1
+        yp = y + 1 if y < height - 1 else 0
+        perc = np.zeros((n_even, 48), dtype=np.float32)  # an odd row's last pair has a zero twin
+        dout = np.empty((n_even, LANES), dtype=np.float32)
+        hs = np.empty(192, dtype=np.float32)
+        for x in range(width):
+            xm = x - 1 if x > 0 else width - 1
+            xp = x + 1 if x < width - 1 else 0
+            _perceive_cell(state, y, x, ym, yp, xm, xp, perc, x)
+        _mlp_pairs(perc, n_even, w1, b1, w2p, hs, dout)
+        for x in range(width):
+            m = mask[y, x]
+            for c in range(n_ch):
+                out[y, x, c] = state[y, x, c] + dout[x, c] * m
 
 
 @njit(parallel=True, cache=True)
-def step_skip(state, mask, w1, b1, w2, out):  # noqa: PLR0917  # pragma: no cover
+def step_skip(state, mask, w1, b1, w2p, out):  # noqa: PLR0917  # pragma: no cover
     """One NCA step computing the MLP only where ``mask`` fires; other cells are copied."""
     height, width, n_ch = state.shape
-    n_hidden = w1.shape[1]
-    n_perc = w1.shape[0]
     for y in prange(height):
-        ym = (y - 1) % height
-        yp = (y + 1) % height
+        ym = y - 1 if y > 0 else height - 1
+        yp = y + 1 if y < height - 1 else 0
         idx = np.empty(width, dtype=np.int64)
         n_fire = 0
         for x in range(width):
@@ -144,24 +299,27 @@ def step_skip(state, mask, w1, b1, w2, out):  # noqa: PLR0917  # pragma: no cove
                     out[y, x, c] = state[y, x, c]
         if n_fire == 0:
             continue
-        perc = np.empty((n_fire, n_perc), dtype=np.float32)
-        hid = np.empty((n_fire, n_hidden), dtype=np.float32)
-        dlt = np.empty((n_fire, n_ch), dtype=np.float32)
+        n_even = n_fire + (n_fire & 1)
+        perc = np.zeros((n_even, 48), dtype=np.float32)
+        dout = np.empty((n_even, LANES), dtype=np.float32)
+        hs = np.empty(192, dtype=np.float32)
         for r in range(n_fire):
             x = idx[r]
             _perceive_cell(state, y, x, ym, yp, x - 1 if x > 0 else width - 1, x + 1 if x < width - 1 else 0,
                            perc, r)
-        np.dot(perc, w1, hid)
-        for r in range(n_fire):
-            for j in range(n_hidden):
-                v = hid[r, j] + b1[j]
-                hid[r, j] = v if v > _ZERO else _ZERO
-        np.dot(hid, w2, dlt)
+        _mlp_pairs(perc, n_even, w1, b1, w2p, hs, dout)
         for r in range(n_fire):
             x = idx[r]
             m = mask[y, x]
             for c in range(n_ch):
-                out[y, x, c] = state[y, x, c] + dlt[r, c] * m
+                out[y, x, c] = state[y, x, c] + dout[r, c] * m
+
+
+def pad_w2(w2: np.ndarray) -> np.ndarray:
+    """``w2`` (96, 12) as the micro-kernel reads it: (96, 16) C-contiguous float32, columns 12-15 zero."""
+    w2p = np.zeros((w2.shape[0], LANES), dtype=np.float32)
+    w2p[:, : w2.shape[1]] = w2
+    return w2p
 
 
 def _check(state: np.ndarray, masks: np.ndarray, weights: NCAWeights) -> None:
@@ -173,6 +331,9 @@ def _check(state: np.ndarray, masks: np.ndarray, weights: NCAWeights) -> None:
     if not isinstance(masks, np.ndarray) or masks.ndim != 3 or masks.shape[1:] != state.shape[:2]:
         got = getattr(masks, "shape", type(masks).__name__)
         raise ConfigError(f"nca kernel masks: expected (steps, {state.shape[0]}, {state.shape[1]}), got {got}")
+    if (PERCEPTION, HIDDEN, CHANNELS) != _KERNEL_SHAPE:  # pragma: no cover - the model's constants
+        raise ConfigError(f"nca kernel: the micro-kernel is written for (perception, hidden, channels) = "
+                          f"{_KERNEL_SHAPE}, the model has {(PERCEPTION, HIDDEN, CHANNELS)}")
     if weights.w1.shape != (PERCEPTION, HIDDEN):  # NCAWeights checks; keep the kernel's contract local
         raise ConfigError(f"nca kernel weights.w1: expected {(PERCEPTION, HIDDEN)}, got {weights.w1.shape}")
 
@@ -208,10 +369,12 @@ def run(state: np.ndarray, masks: np.ndarray, weights: NCAWeights, *, skip: bool
     cur = np.ascontiguousarray(state, dtype=np.float32).copy()
     nxt = np.empty_like(cur)
     masks32 = np.ascontiguousarray(masks, dtype=np.float32)
-    with _one_blas_thread():
-        for t in range(masks32.shape[0]):
-            kernel(cur, masks32[t], weights.w1, weights.b1, weights.w2, nxt)
-            cur, nxt = nxt, cur
+    w1 = np.ascontiguousarray(weights.w1, dtype=np.float32)
+    b1 = np.ascontiguousarray(weights.b1, dtype=np.float32)
+    w2p = pad_w2(weights.w2)
+    for t in range(masks32.shape[0]):
+        kernel(cur, masks32[t], w1, b1, w2p, nxt)
+        cur, nxt = nxt, cur
     return cur
 
 
