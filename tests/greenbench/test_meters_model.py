@@ -140,12 +140,12 @@ def test_cpu_energy_is_linear_in_core_power(cpu: float, wall: float, core: float
 def test_real_busy_window_charges_this_process_cpu_time() -> None:
     meter = ModelMeter(count_children=False)
     meter.start()
-    end = time.perf_counter() + 0.02
+    end = time.process_time() + 0.02  # 20 ms of this process's CPU, however long a busy host takes to give it
     x = 0
-    while time.perf_counter() < end:
+    while time.process_time() < end:
         x += 1
     m = meter.stop()
-    assert m.cpu_time_s > 0
+    assert m.cpu_time_s >= 0.02
     assert m.domains["cpu"] == pytest.approx(meter.core_equivalent_s(m.cpu_time_s, m.duration_s)
                                              * meter.core_power_w * (1 - IDLE_FRACTION_OF_TDP))
     assert m.domains["memory"] > 0
