@@ -1,8 +1,8 @@
 """CodeCarbon in its own process, for ``--energy-codecarbon`` (greenbench.sidebyside).
 
-Run as ``python -m greenbench._cc_sidecar``: reads one command per line on stdin and answers one
-line on stdout, so CodeCarbon (its imports, ~130 MB of memory, its scheduler threads) never lives in
-the measured process.  Commands:
+Run as ``python -m greenbench._cc_sidecar`` (or ``--detach FIFO_IN FIFO_OUT``, see :func:`detach`):
+reads one command per line and answers one line, so CodeCarbon (its imports, ~130 MB of memory,
+its scheduler threads) never lives in the measured process.  Commands:
 
 ``start ISO MODE SECONDS``
     build an ``OfflineEmissionsTracker`` (country ISO, tracking mode, power-sampling period) and
@@ -59,5 +59,32 @@ def serve(stdin: Any = sys.stdin, stdout: Any = sys.stdout) -> int:
     return 0
 
 
+def detach(fifo_in: str, fifo_out: str) -> int:
+    """Serve from a grandchild re-parented away from the caller (double fork, new session).
+
+    A meter that counts its process's live children (the model meter reads ``/proc/<pid>/task/*/children``
+    and each child's ``stat`` in every window) then neither pays for reading the sidecar nor charges its
+    sampling to the benchmark.  The first line on ``fifo_out`` is ``pid N``; the sidecar ends when the
+    caller closes ``fifo_in`` (EOF, also when the caller dies) or sends ``quit``.
+    """
+    import os
+
+    if os.fork() > 0:
+        return 0  # the direct child: exits at once, reaped by the caller
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    with open(fifo_in, encoding="utf-8") as stdin, open(fifo_out, "w", encoding="utf-8") as stdout:
+        stdout.write(f"pid {os.getpid()}\n")
+        stdout.flush()
+        serve(stdin, stdout)
+    os._exit(0)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--detach":
+        raise SystemExit(detach(sys.argv[2], sys.argv[3]))
     raise SystemExit(serve())

@@ -107,19 +107,23 @@ def test_the_sidecar_serves_codecarbon_from_another_process() -> None:
     side = SidecarCodeCarbon(measure_power_secs=0.5)
     try:
         side.start()
-        pid = side._proc.pid
-        assert pid != os.getpid()
+        pid = side.pid
+        assert pid is not None and pid != os.getpid()
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+        assert ppid != os.getpid()  # detached: not a child a meter would read in every window
         m = side.stop()
         assert m.source == "codecarbon" and m.estimated and m.energy_j >= 0 and m.duration_s > 0
         assert set(m.domains) >= {"cpu", "memory"}
         with pytest.raises(MeterError, match="unexpected command"):
             side.stop()  # no tracker running: one line back, the sidecar keeps serving
         side.start()
-        assert side._proc.pid == pid  # one sidecar per session, reused
+        assert side.pid == pid  # one sidecar per session, reused
         side.stop()
     finally:
         side.close()
-    assert side._proc is None
+    from greenbench.sidebyside import _alive
+
+    assert side.pid is None and not _alive(pid)
 
 
 def test_sidecar_protocol_answers_one_line_per_command() -> None:
