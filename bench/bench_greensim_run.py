@@ -71,12 +71,12 @@ def run(path: Path, out: Path) -> dict[str, float]:
     timer = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
     start = time.perf_counter()
     if timer:
-        proc = subprocess.run([timer, "-v", *cmd], capture_output=True, text=True)
+        proc = subprocess.run([timer, "-v", *cmd], check=False, capture_output=True, text=True)
         wall = time.perf_counter() - start
         m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
         rss = int(m.group(1)) * 1024 if m else float("nan")
     else:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
         wall = time.perf_counter() - start
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     if proc.returncode != 0:

@@ -119,10 +119,10 @@ def test_a_real_scheduler_passes_the_probe_and_a_worker_does_not() -> None:
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
                                   dashboard_address=":0") as lc:
-        fl._probe_scheduler(lc.scheduler_address, 10.0)  # no error
+        fl._probe_scheduler(lc.scheduler_address, 60.0)  # no error (a generous bound: the host may be busy)
         worker = next(iter(lc.scheduler.workers))
         with pytest.raises(ConfigError, match="answered, but as 'Worker', not a Dask scheduler"):
-            fl._probe_scheduler(worker, 10.0)
+            fl._probe_scheduler(worker, 60.0)
 
 
 def test_default_timeout_is_documented_and_bounded() -> None:
