@@ -52,7 +52,7 @@ from numba.extending import intrinsic, models, register_model
 
 from greenbench.errors import ConfigError
 
-from .model import CHANNELS, HIDDEN, PERCEPTION, NCAWeights
+from .model import CHANNELS, HIDDEN, N_FILTERS, PERCEPTION, NCAWeights
 
 # float32 constants keep the arithmetic in float32, like torch's (a float64 literal would promote)
 _ZERO = np.float32(0.0)
@@ -150,6 +150,24 @@ def _vadd_typer(typingctx: Any, a: Any, b: Any) -> Any:  # pragma: no cover - co
 _vadd: Any = intrinsic(_vadd_typer)
 
 
+def _vsub_typer(typingctx: Any, a: Any, b: Any) -> Any:  # pragma: no cover - compiled
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fsub(args[0], args[1])
+    return f32x16(f32x16, f32x16), codegen
+
+
+_vsub: Any = intrinsic(_vsub_typer)
+
+
+def _vmul_typer(typingctx: Any, a: Any, b: Any) -> Any:  # pragma: no cover - compiled
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fmul(args[0], args[1])
+    return f32x16(f32x16, f32x16), codegen
+
+
+_vmul: Any = intrinsic(_vmul_typer)
+
+
 def _vrelu_typer(typingctx: Any, a: Any) -> Any:  # pragma: no cover - compiled
     """``a if a > 0 else 0`` lane by lane (as the scalar kernels had it)."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -162,27 +180,34 @@ _vrelu: Any = intrinsic(_vrelu_typer)
 
 
 @njit(cache=True, inline="always")
-def _perceive_cell(state, y, x, ym, yp, xm, xp, row, r):  # noqa: PLR0917  # pragma: no cover
-    """Perception vector of cell (y, x) into ``row[r, :]``, channel-major (4c + f).
+def _perceive_vec(state, y, x, ym, yp, xm, xp, perc, r):  # noqa: PLR0917  # pragma: no cover
+    """Perception vector of cell (y, x), the 12 channels in one 16-lane vector, into ``perc[r, :48]``
+    filter-major (``12f + c``; ``w1``'s rows permuted to match, :func:`permute_w1`).
 
-    Each filter is written as torch's cross-correlation of the filter taps
-    (``perception_filters()``), summed in a fixed order.
-    """
+    Each filter is written as torch's cross-correlation of the filter taps (``perception_filters()``),
+    summed in a fixed order, lane by lane without FMA, so it rounds as torch does.  Each load reads 4
+    floats past the cell (the next cell's, or the slack that :func:`run` allocates after the grid);
+    each store writes 4 lanes of junk that the next store (or the unused columns 48-63 of ``perc``)
+    takes."""
+    width = state.shape[1]
     n_ch = state.shape[2]
-    for c in range(n_ch):
-        nw = state[ym, xm, c]
-        n = state[ym, x, c]
-        ne = state[ym, xp, c]
-        w = state[y, xm, c]
-        s0 = state[y, x, c]
-        e = state[y, xp, c]
-        sw = state[yp, xm, c]
-        s = state[yp, x, c]
-        se = state[yp, xp, c]
-        row[r, 4 * c] = s0
-        row[r, 4 * c + 1] = (ne - nw) + _TWO * (e - w) + (se - sw)
-        row[r, 4 * c + 2] = (sw + _TWO * s + se) - (nw + _TWO * n + ne)
-        row[r, 4 * c + 3] = (nw + ne + sw + se) + _TWO * (n + w + e + s) - _TWELVE * s0
+    two = _vbcast(_TWO)
+    twelve = _vbcast(_TWELVE)
+    nw = _vload(state, (ym * width + xm) * n_ch)
+    n = _vload(state, (ym * width + x) * n_ch)
+    ne = _vload(state, (ym * width + xp) * n_ch)
+    w = _vload(state, (y * width + xm) * n_ch)
+    s0 = _vload(state, (y * width + x) * n_ch)
+    e = _vload(state, (y * width + xp) * n_ch)
+    sw = _vload(state, (yp * width + xm) * n_ch)
+    s = _vload(state, (yp * width + x) * n_ch)
+    se = _vload(state, (yp * width + xp) * n_ch)
+    o = r * perc.shape[1]
+    _vstore(perc, o, s0)
+    _vstore(perc, o + 12, _vadd(_vadd(_vsub(ne, nw), _vmul(two, _vsub(e, w))), _vsub(se, sw)))
+    _vstore(perc, o + 24, _vsub(_vadd(_vadd(sw, _vmul(two, s)), se), _vadd(_vadd(nw, _vmul(two, n)), ne)))
+    _vstore(perc, o + 36, _vsub(_vadd(_vadd(_vadd(_vadd(nw, ne), sw), se),
+                                      _vmul(two, _vadd(_vadd(_vadd(n, w), e), s))), _vmul(twelve, s0)))
 
 
 @njit(cache=True, inline="always")
@@ -258,23 +283,25 @@ def _mlp_pairs(perc, n, w1, b1, w2p, hs, dout):  # noqa: PLR0917  # pragma: no c
 
 
 @njit(parallel=True, cache=True)
-def step_all(state, mask, w1, b1, w2p, out):  # noqa: PLR0917  # pragma: no cover
+def step_all(state, mask, w1f, b1, w2p, out):  # noqa: PLR0917  # pragma: no cover
     """One NCA step for every cell: ``out = state + MLP(perceive(state)) * mask``.
 
-    ``w2p``: ``w2`` padded to 16 columns with zeros (:func:`pad_w2`)."""
+    ``w1f``: ``w1`` with its rows filter-major (:func:`permute_w1`); ``w2p``: ``w2`` padded to 16
+    columns with zeros (:func:`pad_w2`); ``state`` must be followed in memory by 4 readable floats
+    (:func:`_grid_buffers`)."""
     height, width, n_ch = state.shape
     n_even = width + (width & 1)
     for y in prange(height):
         ym = y - 1 if y > 0 else height - 1
         yp = y + 1 if y < height - 1 else 0
-        perc = np.zeros((n_even, 48), dtype=np.float32)  # an odd row's last pair has a zero twin
+        perc = np.zeros((n_even, 64), dtype=np.float32)  # an odd row's last pair has a zero twin
         dout = np.empty((n_even, LANES), dtype=np.float32)
         hs = np.empty(192, dtype=np.float32)
         for x in range(width):
             xm = x - 1 if x > 0 else width - 1
             xp = x + 1 if x < width - 1 else 0
-            _perceive_cell(state, y, x, ym, yp, xm, xp, perc, x)
-        _mlp_pairs(perc, n_even, w1, b1, w2p, hs, dout)
+            _perceive_vec(state, y, x, ym, yp, xm, xp, perc, x)
+        _mlp_pairs(perc, n_even, w1f, b1, w2p, hs, dout)
         for x in range(width):
             m = mask[y, x]
             for c in range(n_ch):
@@ -282,7 +309,7 @@ def step_all(state, mask, w1, b1, w2p, out):  # noqa: PLR0917  # pragma: no cove
 
 
 @njit(parallel=True, cache=True)
-def step_skip(state, mask, w1, b1, w2p, out):  # noqa: PLR0917  # pragma: no cover
+def step_skip(state, mask, w1f, b1, w2p, out):  # noqa: PLR0917  # pragma: no cover
     """One NCA step computing the MLP only where ``mask`` fires; other cells are copied."""
     height, width, n_ch = state.shape
     for y in prange(height):
@@ -300,19 +327,38 @@ def step_skip(state, mask, w1, b1, w2p, out):  # noqa: PLR0917  # pragma: no cov
         if n_fire == 0:
             continue
         n_even = n_fire + (n_fire & 1)
-        perc = np.zeros((n_even, 48), dtype=np.float32)
+        perc = np.zeros((n_even, 64), dtype=np.float32)
         dout = np.empty((n_even, LANES), dtype=np.float32)
         hs = np.empty(192, dtype=np.float32)
         for r in range(n_fire):
             x = idx[r]
-            _perceive_cell(state, y, x, ym, yp, x - 1 if x > 0 else width - 1, x + 1 if x < width - 1 else 0,
-                           perc, r)
-        _mlp_pairs(perc, n_even, w1, b1, w2p, hs, dout)
+            _perceive_vec(state, y, x, ym, yp, x - 1 if x > 0 else width - 1, x + 1 if x < width - 1 else 0,
+                          perc, r)
+        _mlp_pairs(perc, n_even, w1f, b1, w2p, hs, dout)
         for r in range(n_fire):
             x = idx[r]
             m = mask[y, x]
             for c in range(n_ch):
                 out[y, x, c] = state[y, x, c] + dout[r, c] * m
+
+
+def permute_w1(w1: np.ndarray) -> np.ndarray:
+    """``w1``'s rows from channel-major (``4c + f``, torch's order) to filter-major (``12f + c``), as
+    :func:`_perceive_vec` writes the perception vector; C-contiguous float32."""
+    order = [N_FILTERS * c + f for f in range(N_FILTERS) for c in range(CHANNELS)]
+    return np.ascontiguousarray(np.asarray(w1, dtype=np.float32)[order])
+
+
+def _grid_buffers(state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two (H, W, C) float32 grids, the first a copy of ``state``, each followed in memory by
+    :data:`LANES` floats of slack for the 16-lane loads of the last cell."""
+    size = state.size
+    grids = []
+    for _ in range(2):
+        buf = np.zeros(size + LANES, dtype=np.float32)
+        grids.append(buf[:size].reshape(state.shape))
+    grids[0][...] = state
+    return grids[0], grids[1]
 
 
 def pad_w2(w2: np.ndarray) -> np.ndarray:
@@ -342,10 +388,10 @@ _blas_controller: Any = None
 
 
 def _one_blas_thread() -> AbstractContextManager[Any]:
-    """BLAS limited to one thread while the kernels run: they already split rows over
-    Numba's threads, and a threaded BLAS inside them oversubscribes the cores (measured
-    here with 2 threads at 256²: 77 -> 140 steps/s, and OpenBLAS warns "Detect OpenMP
-    Loop").  No-op without threadpoolctl."""
+    """BLAS limited to one thread.  The kernels no longer call BLAS; ``bench/bench_nca_kernel.py``
+    uses this for the sgemm figure it reports.  (The previous, sgemm-based kernel split rows over
+    Numba's threads, and a threaded BLAS inside them oversubscribed the cores: measured here with
+    2 threads at 256², 77 -> 140 steps/s.)  No-op without threadpoolctl."""
     global _blas_controller
     if _blas_controller is None:
         try:
@@ -366,16 +412,15 @@ def run(state: np.ndarray, masks: np.ndarray, weights: NCAWeights, *, skip: bool
     """
     _check(state, masks, weights)
     kernel = step_skip if skip else step_all
-    cur = np.ascontiguousarray(state, dtype=np.float32).copy()
-    nxt = np.empty_like(cur)
+    cur, nxt = _grid_buffers(np.asarray(state, dtype=np.float32))
     masks32 = np.ascontiguousarray(masks, dtype=np.float32)
-    w1 = np.ascontiguousarray(weights.w1, dtype=np.float32)
+    w1f = permute_w1(weights.w1)
     b1 = np.ascontiguousarray(weights.b1, dtype=np.float32)
     w2p = pad_w2(weights.w2)
     for t in range(masks32.shape[0]):
-        kernel(cur, masks32[t], w1, b1, w2p, nxt)
+        kernel(cur, masks32[t], w1f, b1, w2p, nxt)
         cur, nxt = nxt, cur
-    return cur
+    return cur.copy()  # a plain array, not a view of the padded buffer
 
 
 def snapshots(state: np.ndarray, masks: np.ndarray, weights: NCAWeights, at: Sequence[int],
