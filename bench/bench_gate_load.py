@@ -177,6 +177,9 @@ def replay(out: Path) -> int:
                 live[rec["label"]] = rec
             tallies: dict[str, list[Any]] = {"unchanged": [], "planted70": [], "planted100": []}
             for path in sorted((work / "runs").glob("*.json")):
+                if path.stem not in live:  # a run stopped before it logged its exit code (collect was ended)
+                    print(f"   ({path.stem}: left out, the run did not finish)")
+                    continue
                 cur = json.loads(path.read_text())
                 verdicts = gate.compare_run(baseline, cur["benchmarks"], rule, older,
                                             baseline_machine_info=docs[-1].get("machine_info"),
@@ -203,6 +206,8 @@ def replay(out: Path) -> int:
                     if v.verdict != "skipped":
                         moves.append(v.raw_change)
             for path in sorted((work / "runs").glob("unchanged-*.json")):
+                if path.stem not in live:
+                    continue
                 cur = json.loads(path.read_text())
                 for b in cur["benchmarks"]:
                     ref = [d for d in (baseline.get(b["fullname"]), *[
@@ -227,9 +232,9 @@ def replay(out: Path) -> int:
                 print(f"   log(energy change) / log(probe speed change) where the probes moved >= 5%: n={len(sens)}, "
                       f"median {statistics.median(sens):.2f}, max {sens[-1]:.2f}, min {sens[0]:.2f}")
             # the same compares against the compared baseline alone (what a CI keeping one baseline gets)
-            alone = [gate.compare_run(baseline, json.loads(p.read_text())["benchmarks"], rule)
-                     for p in sorted((work / "runs").glob("*.json"))]
-            labels = [p.stem for p in sorted((work / "runs").glob("*.json"))]
+            finished = [p for p in sorted((work / "runs").glob("*.json")) if p.stem in live]
+            alone = [gate.compare_run(baseline, json.loads(p.read_text())["benchmarks"], rule) for p in finished]
+            labels = [p.stem for p in finished]
             a_un = [vs for lab, vs in zip(labels, alone, strict=True) if lab.startswith("unchanged")]
             a_pl = [(lab, vs) for lab, vs in zip(labels, alone, strict=True) if lab.startswith("planted")]
             n_un = sum(len(vs) for vs in a_un)
