@@ -135,7 +135,8 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
                 for line in terminal_lines(v):
                     console.print(Text(f"    {line}"))
         text, failed = gate_summary(es.verdicts, rule, getattr(es, "fail_inconclusive", False),
-                                    notes=getattr(es, "gate_notes", ()), baseline_size=getattr(es, "gate_baseline_size", None))
+                                    notes=getattr(es, "gate_notes", ()),
+                                    baseline_size=getattr(es, "gate_baseline_size", None))
         style = "bold red" if failed else "green" if text.startswith("energy gate passed") else "yellow"
         console.print(Text(text, style=style if rule is not None else ""))
     if es.report_error:
