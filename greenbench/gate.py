@@ -513,7 +513,7 @@ def judge(name: str, base: Run, cur: Run, rule: GateRule,
         return Verdict(name, kind, change, sure, ref, c_stat, rounds, "; ".join(filter(None, [why, *notes])),
                        cause=cause, **extra)  # type: ignore[arg-type]
 
-    counted = "the counted meter (--energy-meter=counted) does not depend on load or host speed"
+    counted = "the counted meter (--energy-meter=counted), which does not depend on load or host speed"
     # what the evidence can decide: contended rounds need baseline runs measured under the same conditions
     busy_base = [not r.clean for r in runs]
     can_fail = cur.clean or (multi and all(busy_base))
