@@ -289,6 +289,18 @@ def results_cases() -> list[Case]:
              check=expect(1, "No space left on device", files=("rep/README.md",))),
         Case(c, "concurrent run on the same report folder", {"test_two.py": TWO}, [*MODEL, "--energy-report=rep"],
              setup=lock_held, check=concurrent_check),
+        Case(c, "tuple key in extra_info + report", {"test_b.py": """
+            def test_b(benchmark):
+                benchmark.extra_info["by_pair"] = {(1, 2): 3}
+                benchmark(len, "x")
+            """}, [*MODEL, "--energy-report=rep"], check=expect(0, files=("rep/results.json",))),
+        Case(c, "reference cycle in extra_info + report", {"test_b.py": """
+            def test_b(benchmark):
+                loop = {}
+                loop["self"] = loop
+                benchmark.extra_info["loop"] = loop
+                benchmark(len, "x")
+            """}, [*MODEL, "--energy-report=rep"], check=expect(0, files=("rep/results.json",))),
         Case(c, "no artifacts folder left in tmp", {"test_pic.py": """
             from greenbench.plugin import session_of
 
@@ -413,6 +425,16 @@ class BadDescribe(Base):
         return {"x": object()}
 
 
+class DescribeFailsLater(Base):
+    calls = 0
+
+    def describe(self):
+        DescribeFailsLater.calls += 1
+        if DescribeFailsLater.calls > 1:
+            raise OSError("device gone")
+        return super().describe()
+
+
 class BadSource(Base):
     source = "My Meter!"
 
@@ -490,6 +512,9 @@ def meter_cases() -> list[Case]:
         user("BadDescribe", expect(4, "usermeters:BadDescribe", "describe()")),
         user("BadSource", expect(4, "usermeters:BadSource", "source")),
         user("Missing", expect(4, "usermeters:Missing")),
+        Case(c, "describe() failing after the start", {"usermeters.py": USER, "test_two.py": TWO},
+             ["--energy-meter=usermeters:DescribeFailsLater", "--benchmark-autosave"],
+             check=expect(1, "device gone", extra=lambda r: None if saved(r.folder) else "nothing saved")),
         Case(c, "--energy-meter :", {"test_two.py": TWO}, ["--energy-meter=:"], check=expect(4, "MODULE:CLASS")),
         Case(c, "--energy-meter nomod:", {"test_two.py": TWO}, ["--energy-meter=nomod:"],
              check=expect(4, "MODULE:CLASS")),
@@ -514,7 +539,7 @@ def meter_cases() -> list[Case]:
         from fakes import build_powercap
         from greenbench.meters import probe
         import inspect
-        root = build_powercap(Path('.'), {{"intel-rapl:0": ("package-0", 1000)}})
+        root = build_powercap(Path.cwd(), {{"intel-rapl:0": ("package-0", 1000)}})
         kw = {{"check_moving": True}} if "check_moving" in inspect.signature(probe).parameters else {{}}
         p = probe(root, **kw)
         print("ok" if p.meter.source == "model" else f"FAIL: auto picked {{p.meter.source}} with frozen counters")
@@ -569,7 +594,7 @@ def text_case(where: str, text: str) -> Case:
             if re.search(r"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]", md):
                 out.append(label + ": raw control byte")
             html = md_render.render(md)
-            for tag in ("<script", "<img src=x", "<a href", "<em>", "<strong>"):
+            for tag in ("<script", "<img src=x", "<a href", "<em>"):  # our own **bold** is not the id's
                 if tag in html:
                     out.append(f"{{label}}: renders {{tag}}")
             rows = cells(md)
@@ -643,12 +668,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", type=Path, default=ROOT, help="checkout whose greenbench/greensim to test")
     parser.add_argument("--only", choices=sorted(CLASSES), action="append")
     parser.add_argument("--json", type=Path, help="write per-case results here")
+    parser.add_argument("--match", action="append", help="only cases whose name holds this text")
     args = parser.parse_args(argv)
     SRC = args.src.resolve()
     results: list[dict[str, Any]] = []
     counts: dict[str, list[int]] = {}
     for key in args.only or list(CLASSES):
         for case in CLASSES[key]():
+            if args.match and not any(m in case.name for m in args.match):
+                continue
             try:
                 why = run_case(case, SRC)
             except Exception as exc:  # the setup itself failed on this checkout: counts as failing

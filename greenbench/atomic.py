@@ -131,9 +131,28 @@ def json_safe(value: Any) -> str:
     return f"UNSERIALIZABLE[{value!r}]"
 
 
+def jsonable(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
+    """``value`` with what JSON cannot hold replaced: non-string keys as strings, other objects and
+    reference cycles as :func:`json_safe` stand-ins (a user's ``extra_info`` may hold anything)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if id(value) in _seen:
+        return "UNSERIALIZABLE[reference cycle]"
+    seen = _seen | {id(value)}
+    if isinstance(value, dict):
+        return {k if isinstance(k, (str, int, float, bool)) or k is None else json_safe(k): jsonable(v, seen)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, seen) for v in value]
+    return json_safe(value)
+
+
 def write_json(path: str | Path, data: Any, what: str = "output") -> Path:
-    return write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True, default=json_safe) + "\n",
-                      what)
+    try:
+        text = json.dumps(data, indent=2, sort_keys=False, allow_nan=True, default=json_safe)
+    except (TypeError, ValueError, RecursionError):  # tuple keys, a reference cycle: write what can be written
+        text = json.dumps(jsonable(data), indent=2, sort_keys=False, allow_nan=True, default=json_safe)
+    return write_text(path, text + "\n", what)
 
 
 def _probe_dir(folder: Path, what: str, shown: str | Path) -> None:

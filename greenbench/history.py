@@ -225,6 +225,13 @@ def _segments(points: Sequence[Point]) -> list[list[Point]]:
     return out
 
 
+def _plot_text(text: str) -> str:
+    """Text from a run (test id, commit, date) for a plot label: no control bytes, no mathtext (issue #21)."""
+    from greenbench.textsafe import plain
+
+    return "\n".join(plain(line) for line in str(text).split("\n")).replace("$", r"\$")
+
+
 def plot(series: Sequence[Series], runs: Sequence[Run], path: Path, rule: gate.GateRule,
          areas: list[dict[str, Any]] | None = None) -> Path | None:
     """Draw the history; ``areas`` (when given) receives each point's pixel position and hover text."""
@@ -273,7 +280,7 @@ def plot(series: Sequence[Series], runs: Sequence[Run], path: Path, rule: gate.G
             changed = setup_change(runs[i - 1], runs[i])
             if changed:  # labels run along the line, so neighbouring changes never overlap
                 ax.axvline(i - 0.5, color="black", ls="--", lw=1.1, zorder=0)
-                ax.text(i - 0.56, 0.98, changed.replace("; ", "\n"), transform=ax.get_xaxis_transform(),
+                ax.text(i - 0.56, 0.98, _plot_text(changed.replace("; ", "\n")), transform=ax.get_xaxis_transform(),
                         fontsize=5.5, va="top", ha="right", rotation=90, color="black")
             share_a, share_b = runs[i - 1].contended_share, runs[i].contended_share
             if share_a is not None and share_b is not None and abs(share_b - share_a) >= CONTENDED_STEP:
@@ -289,8 +296,8 @@ def plot(series: Sequence[Series], runs: Sequence[Run], path: Path, rule: gate.G
             ax.set_ylim(bottom=0, top=max(values or [1.0]) * 1.3)
         ax.yaxis.set_major_formatter(EngFormatter(unit="J"))
         ax.set_xlim(-0.5, len(runs) - 0.5)
-        ax.set_title(s.name.split("::")[-1], fontsize=8)
-        ax.set_xticks(range(len(runs)), [f"{r.number:04d}\n{r.commit[:7]}\n{r.date[:10]}" for r in runs],
+        ax.set_title(_plot_text(s.name.split("::")[-1]), fontsize=8)
+        ax.set_xticks(range(len(runs)), [_plot_text(f"{r.number:04d}\n{r.commit[:7]}\n{r.date[:10]}") for r in runs],
                       fontsize=6)
         ax.set_ylabel(f"energy / call ({rule.field})" + (" *" if est else ""), fontsize=7)
         ax.tick_params(axis="y", labelsize=7)

@@ -132,7 +132,9 @@ class EnergySession:
             return None
         stuck = never_moved([r.measurement for r in records])
         source = records[-1].measurement.source
-        if stuck is not None and not records[-1].measurement.estimated and set(source.split("+")) <= HARDWARE:
+        parts = set(source.split("+"))
+        if stuck is not None and ((not records[-1].measurement.estimated and parts <= HARDWARE)
+                                  or ("nvml" in parts and stuck.startswith("gpu"))):  # model+nvml: the GPU part
             return (f"{source} meter: {stuck}: a stuck or virtualised counter, not 0 J; this benchmark's energy "
                     "is refused (use --energy-meter model on this machine)")
         probe = recorder.probe
@@ -195,9 +197,15 @@ class EnergySession:
 
     # -- saved JSON ------------------------------------------------------
     def machine_info(self) -> dict[str, Any]:
+        try:
+            meter = self.meter.describe()
+        except Exception as exc:  # pytest-benchmark saves the run with this: a meter's describe() must not lose it
+            meter = {"source": str(getattr(self.meter, "source", "?")),
+                     "estimated": bool(getattr(self.meter, "estimated", True)),
+                     "describe_error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
         return {
             "schema_version": R.SCHEMA_VERSION,
-            "meter": self.meter.describe(),
+            "meter": meter,
             "threads": self.threads,
             "device": self.resolved_device(),
             "intensity_g_per_kwh": self.intensity.g_per_kwh,

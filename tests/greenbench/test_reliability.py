@@ -505,6 +505,27 @@ def test_results_json_with_bytes_values_is_written(tmp_path: Path) -> None:
     assert saved["benchmarks"][0]["params"]["payload"] == "UNSERIALIZABLE[b'\\x00\\xff']"
 
 
+def test_results_json_with_tuple_keys_and_cycles_is_written(tmp_path: Path) -> None:
+    cyclic: dict[str, Any] = {"a": 1}
+    cyclic["self"] = cyclic
+    atomic.write_json(tmp_path / "r.json", {"x": cyclic, (1, 2): 3})
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved == {"x": {"a": 1, "self": "UNSERIALIZABLE[reference cycle]"}, "UNSERIALIZABLE[(1, 2)]": 3}
+
+
+def test_machine_info_survives_a_meter_whose_describe_fails_later() -> None:
+    from greenbench.carbon import resolve_intensity
+    from greenbench.session import EnergySession
+
+    class Flaky(GoodMeter):
+        def describe(self) -> Any:
+            raise OSError("device gone")
+
+    es = EnergySession(meter_factory=Flaky, intensity=resolve_intensity(None, None))
+    info = es.machine_info()
+    assert info["meter"]["source"] == "mine" and "device gone" in info["meter"]["describe_error"]
+
+
 # --------------------------------------------------------------------------- end to end (real pytest)
 
 FAST = ["--benchmark-min-rounds=5", "--benchmark-max-time=0.05", "--benchmark-warmup=off", "-p", "no:cacheprovider",
@@ -787,3 +808,25 @@ def test_outputs_that_will_not_be_written_say_so(pytester: pytest.Pytester, args
     assert result.ret in (0, pytest.ExitCode.NO_TESTS_COLLECTED), out(result)
     assert message in result.stdout.str(), out(result)
     assert not (pytester.path / "rep").exists() and not (pytester.path / "s.md").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+@pytest.mark.parametrize("gated", [True, False])
+def test_baseline_whose_machine_info_greenbench_is_not_a_mapping(pytester: pytest.Pytester, gated: bool) -> None:
+    pytester.makepyfile(test_two=TWO)
+    assert run(pytester, "--benchmark-autosave").ret == 0
+    (path,) = saved_runs(pytester)
+    data = json.loads(path.read_text())
+    data["machine_info"]["greenbench"] = ["not", "a", "mapping"]
+    path.write_text(json.dumps(data))
+    if gated:  # the gate refuses the baseline before any benchmark runs, naming the field
+        result = run(pytester, "--benchmark-compare", "--energy-compare-fail=10%")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, out(result)
+        assert "machine_info.greenbench is list" in result.stderr.str()
+    else:  # compare only: the gate refuses to compare, and the report is still written
+        result = run(pytester, "--benchmark-compare", "--energy-report=rep")
+        assert result.ret == 0, out(result)
+        assert "machine_info.greenbench is list" in result.stdout.str()
+        assert (pytester.path / "rep" / "README.md").is_file()
+    assert "Traceback" not in out(result)
