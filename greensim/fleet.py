@@ -74,8 +74,12 @@ SUM_RTOL = 1e-9
 TABLE_LIMIT_BYTES = 1 << 30
 PROJECTED_NOTE = "projected (estimated): model outputs, not measurements"
 DASK_HINT = "pip install 'greenbench[dask]'"
-#: Dask setting for workers that run fleets (``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`` on a real cluster)
-NO_WORKER_PROFILE = {"distributed.worker.profile.enabled": False}
+#: Dask settings for workers that run fleets: no statistical profiler (``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=
+#: False`` on a real cluster), and glibc's default heap trimming instead of the ``MALLOC_TRIM_THRESHOLD_=65536``
+#: that Dask's nanny sets: with it every 512 KiB numpy temporary of a block is a fresh mmap and its page faults,
+#: ≈1.7× the CPU per synthetic job (bench_fleet's "cluster CPU: workers"; unset it on a real cluster)
+NO_WORKER_PROFILE = {"distributed.worker.profile.enabled": False,
+                     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 #: job counts are summed as float64 (np.bincount): exact up to 2**53
 MAX_JOBS = 1 << 53
 #: sanity bound on one job's energy: 1 TWh (the largest published training-run estimates are ~10^7 kWh);
@@ -1668,7 +1672,8 @@ class cluster_client:
 
             import dask
 
-            # the workers' statistical profiler costs these short numpy-bound tasks ~40% of their time
+            # the workers' statistical profiler costs these short numpy-bound tasks ~40% of their time, and
+            # Dask's MALLOC_TRIM_THRESHOLD_ about as much again (see NO_WORKER_PROFILE)
             self.config = dask.config.set(NO_WORKER_PROFILE)
             self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                     dashboard_address=":0", silence_logs=logging.ERROR)

@@ -502,3 +502,15 @@ def test_cli_workers_starts_and_stops_a_local_cluster(capsys: pytest.CaptureFixt
     captured = capsys.readouterr()
     assert captured.out == single  # the JSON is identical, byte for byte
     assert "on 2 Dask worker thread(s)" in captured.err
+
+
+def test_fleet_workers_keep_glibc_heap_trimming() -> None:
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which makes every numpy temporary of a
+    block a fresh mmap (≈1.7× the CPU per job); the fleet's worker settings drop it, and keep the rest."""
+    dask = pytest.importorskip("dask")
+    nanny = pytest.importorskip("distributed.nanny")
+    with dask.config.set(fl.NO_WORKER_PROFILE):
+        env = nanny._get_env_variables("distributed.nanny.pre-spawn-environ")
+        assert dask.config.get("distributed.worker.profile.enabled") is False
+    assert "MALLOC_TRIM_THRESHOLD_" not in env
+    assert "OMP_NUM_THREADS" in env  # the rest of Dask's worker environment stays
