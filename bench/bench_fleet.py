@@ -51,6 +51,15 @@ BEFORE_MODULE = "greensim_fleet_before"
 
 
 def _max_rss_mb() -> float:
+    """Peak RSS of this process: VmHWM (Linux), not ``ru_maxrss``, which keeps the parent's RSS at the fork
+    across exec (a child of a parent that wrote a big dataset would report the parent's peak)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
