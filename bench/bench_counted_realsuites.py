@@ -76,7 +76,8 @@ def per_call(entry: dict[str, Any]) -> float:
 
 
 def busy_loops(n: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    # sessions of their own: they load the machine, not only this script's share of it (scheduler autogroups)
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(n)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-threshold", default="10%", help="the gate's threshold for the model meter")
     ap.add_argument("--keep", type=Path, default=None, help="keep the JSON files here")
     ap.add_argument("--jobs", type=int, default=1, help="counted runs side by side (time-based meters: 1)")
+    ap.add_argument("--analyse-only", action="store_true", help="only read the JSON files already in --keep")
     ns = ap.parse_args(argv)
 
     from greenbench import gate
@@ -109,20 +111,24 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[str] = []
     for (name, cwd, args), busy, meter in itertools.product(suites, loads, meters):
         rule = gate.GateRule.parse(ns.threshold if meter == "counted" else ns.model_threshold)
-        loops = busy_loops(busy)
+        loops = busy_loops(0 if ns.analyse_only else busy)
         try:
             tag = f"{name}-{meter}-busy{busy}"
-            jobs: list[tuple[str, list[str], str]] = [(f"aa{i}", args, "") for i in range(ns.runs)]
+            off = f"{plants[name]}:0" if name in plants else ""  # the wrapper alone, nothing planted
+            jobs: list[tuple[str, list[str], str]] = [(f"aa{i}", args, off) for i in range(ns.runs)]
             if name in subsets:
-                jobs.append(("subset", subsets[name], ""))
+                jobs.append(("subset", subsets[name], off))
             if name in plants:
                 jobs.append(("planted", args, f"{plants[name]}:{ns.every}"))
             # counted runs may run side by side (counts do not depend on the load); time-based meters one by one
             width = ns.jobs if meter == "counted" else 1
-            with concurrent.futures.ThreadPoolExecutor(max_workers=width) as pool:
-                futures = {key: pool.submit(run_suite, cwd, a, meter, work / f"{tag}-{key}.json", rounds=ns.rounds,
-                                            plant=plant) for key, a, plant in jobs}
-                walls = [futures[k].result() for k, _, _ in jobs if k != "planted"]
+            if ns.analyse_only:  # the JSON files of an earlier run in --keep
+                walls = [float("nan")]
+            else:
+                with concurrent.futures.ThreadPoolExecutor(max_workers=width) as pool:
+                    futures = {key: pool.submit(run_suite, cwd, a, meter, work / f"{tag}-{key}.json",
+                                                rounds=ns.rounds, plant=plant) for key, a, plant in jobs}
+                    walls = [futures[k].result() for k, _, _ in jobs if k != "planted"]
             runs = [entries(work / f"{tag}-aa{i}.json") for i in range(ns.runs)]
             subset = entries(work / f"{tag}-subset.json") if name in subsets else None
             planted = entries(work / f"{tag}-planted.json") if name in plants else None
@@ -149,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             fa = ud = 0
             for a, b in itertools.permutations(range(len(runs)), 2):
                 v = gate.compare_entries(runs[a][bench], runs[b][bench], rule)
-                fa += v.kind == "regression"
-                ud += v.kind not in ("ok", "improved", "regression")
+                fa += v.verdict == "regression"
+                ud += v.verdict not in ("ok", "improved", "regression") or (v.verdict == "ok" and bool(v.cause))
             n_pairs = len(runs) * (len(runs) - 1)
             pairs += n_pairs
             alarms += fa
@@ -167,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             changes = []
             for r in runs:
                 verdicts = {b: gate.compare_entries(r[b], planted[b], rule) for b in names if b in planted}
-                hit = all(verdicts[t].kind == "regression" for t in target)
-                flagged = [b for b, v in verdicts.items() if v.kind == "regression" and b not in target]
+                hit = all(verdicts[t].verdict == "regression" for t in target)
+                flagged = [b for b, v in verdicts.items() if v.verdict == "regression" and b not in target]
                 caught += hit and not flagged
                 other += len(flagged)
                 changes += [verdicts[t].change for t in target]
