@@ -200,15 +200,18 @@ def verdicts_html(verdicts: Sequence[Any], benchmarks: Sequence[R.Bench]) -> str
     decided = sum(summary.is_decided(v) for v in verdicts)
     head = (f"<p>{decided} of {len(verdicts)} benchmarks decided: "
             + ", ".join(f"{n} {k}" for k, n in sorted(c.items(), key=lambda kv: summary.ORDER.get(kv[0], 9)))
-            + ". Inconclusive and skipped ones were not judged and never fail the gate.</p>")
+            + ". Inconclusive and skipped ones were not judged; they fail the gate only with "
+              "--energy-compare-fail-inconclusive.</p>")
     out = [head, '<table id="verdicts"><thead><tr><th>benchmark</th><th>baseline → current (J / call)</th>'
            "<th>raw change</th><th>normalised change</th><th>verdict</th><th>sure</th><th>why</th></tr></thead><tbody>"]
     for r in rows:
         energy = (f"{R.mark(fmt_si(r.baseline_j, 'J'), r.estimated)} → {R.mark(fmt_si(r.current_j, 'J'), r.estimated)}"
                   if math.isfinite(r.baseline_j) else "-")
+        # a certainty only where it supports the verdict (issue #20: "improved ... 0% sure")
+        sure = f"{r.confidence:.0%}" if r.verdict in ("regression", "improved") and r.confidence > 0 else "-"
         out.append(f'<tr><td class="name">{esc(r.name)}</td><td class="num">{esc(energy)}</td>'
                    f'<td class="num">{summary._pct(r.raw_change)}</td><td class="num">{summary._pct(r.change)}</td>'
-                   f'<td class="v-{esc(r.verdict)}">{esc(r.verdict)}</td><td class="num">{r.confidence:.0%}</td>'
+                   f'<td class="v-{esc(r.verdict)}">{esc(r.verdict)}</td><td class="num">{sure}</td>'
                    f"<td>{esc(r.reason)}</td></tr>")
     out.append("</tbody></table>")
     return "\n".join(out)

@@ -144,6 +144,8 @@ def _table(rs: Sequence[Row], codecarbon: bool) -> list[str]:
                             else f" ({r.confidence:.0%} of bootstrap resamples beyond the threshold)")
             elif r.verdict == "inconclusive":  # undecided: a certainty beside it would read as a contradiction
                 verdict += f" ({_cell(r.cause or r.reason or 'not decided')})"
+            elif r.verdict == "ok" and r.cause:  # an "ok" without the evidence to decide it (issue #21)
+                verdict = f"ok, not decided ({_cell(r.cause)})"
         from greenbench.textsafe import md_code
 
         line = (f"| {ICON.get(r.verdict, '')} | {md_code(r.name)} | {energy} | {_pct(r.raw_change)} | "
