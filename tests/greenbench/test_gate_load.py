@@ -7,6 +7,7 @@ Every figure here is fabricated (schema-2 entries, fixed probes) or counted by a
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,20 @@ def test_a_baseline_from_another_machine_end_to_end(pytester: pytest.Pytester) -
     counted = _run(pytester, "--benchmark-compare", "--energy-compare-fail=10%")
     assert "refusing to compare with a baseline measured on another machine" not in counted.stdout.str()
     counted.stdout.fnmatch_lines(["*baseline from another machine*counted figures compare across machines*"])
+
+
+@pytest.mark.parametrize(("raw", "normalised"), [(0.42, 0.17), (1.49, 0.58), (0.8, 0.3)])
+def test_the_issue_20_host_slowdowns_are_never_regressions(raw: float, normalised: float) -> None:
+    # issue #20: unchanged code on a host whose speed shifted, against 3 fresh baselines: "+42% to +149% raw,
+    # +17% to +58% after the host-speed correction" failed the gate 9 and 10 times out of 36
+    speed = (1 + raw) / (1 + normalised)
+    probes = [1e-4 * (1 + 0.002 * i) for i in range(16)]
+    history = [e2(0.99, probes=probes), e2(1.01, probes=probes)]
+    v = compare_entries(e2(1.0, probes=probes), e2(1 + raw, probes=[p * speed for p in probes]), RULE, history)
+    assert v.verdict == "inconclusive" and v.cause == "host slowdown or regression", v.line(RULE)
+    assert v.normalised and v.raw_change == pytest.approx(raw, abs=0.02)
+    # the same host with a planted tripling on top: beyond what the slowdown can explain, so caught
+    v = compare_entries(e2(1.0, probes=probes), e2((1 + raw) * 3, probes=[p * speed for p in probes]), RULE,
+                        history)
+    assert math.log(3 * (1 + raw)) - G.HOST_SENSITIVITY * math.log(speed) > math.log(1.2)
+    assert v.verdict == "regression"
