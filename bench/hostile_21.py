@@ -435,6 +435,19 @@ class DescribeFailsLater(Base):
         return super().describe()
 
 
+class FrozenRapl(Base):
+    # every window too short to tick; the counters never move over the whole benchmark
+    source = "rapl"
+    estimated = False
+
+    def counters(self):
+        return (123456, 789)
+
+    def stop(self):
+        self._end_window()
+        return Measurement(0.0, 1e-6, 1e-6, "rapl", False, domains={"package-0": 0.0})
+
+
 class BadSource(Base):
     source = "My Meter!"
 
@@ -507,6 +520,15 @@ def meter_cases() -> list[Case]:
         user("HangsStart", one_line_fail("usermeters:HangsStart", "did not return within"), timeout=90),
         user("HangsStop", one_line_fail("usermeters:HangsStop", "did not return within"), timeout=90),
         user("StuckRapl", one_line_fail("rapl meter", "read 0 J in all")),
+        Case(c, "RAPL frozen over a whole benchmark of sub-ms windows", {"usermeters.py": USER, "test_burn.py": """
+            def burn():
+                return sum(i * i for i in range(20000))
+
+
+            def test_a(benchmark):
+                benchmark.pedantic(burn, rounds=40)
+            """}, ["--energy-meter=usermeters:FrozenRapl", "--benchmark-json=out.json"],
+             check=one_line_fail("rapl meter", "whole benchmark", failed=1)),
         user("NeedsArgs", expect(4, "usermeters:NeedsArgs", "no arguments")),
         user("NOT_A_CLASS", expect(4, "usermeters:NOT_A_CLASS", "not a class")),
         user("BadDescribe", expect(4, "usermeters:BadDescribe", "describe()")),

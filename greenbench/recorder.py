@@ -111,6 +111,8 @@ class RoundRecorder:
     _make_runner: Any = None
     #: the meter's first failure in this benchmark, one line naming it (no round is metered after it)
     failure: str | None = None
+    #: (hardware counters, process CPU s, wall s) when the benchmark began (greenbench.session, issue #21)
+    span: Any = None
 
     def _failed(self, what: str, exc: Exception) -> None:
         """Note the meter's failure once and close its window, so the next benchmark starts clean."""

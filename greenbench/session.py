@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from greenbench import results as R
 from greenbench.carbon import Intensity
 from greenbench.errors import ConfigError, GreenbenchError
 from greenbench.load import thin
-from greenbench.meters.base import Meter, never_moved
+from greenbench.meters.base import Meter, counter_snapshot, never_moved, never_moved_span
 from greenbench.recorder import RoundRecorder, summarize
 
 #: sources read off hardware counters: a counter of theirs that never moved is refused, not stored as 0 J
@@ -107,6 +108,8 @@ class EnergySession:
         sync = cuda_sync() if self.device == "cuda" else None
         recorder = RoundRecorder(self.meter, sync=sync)
         recorder.attach(fixture)
+        # issue #21: the hardware counters across the whole benchmark, outside every window (stuck however short)
+        recorder.span = (counter_snapshot(self.meter), time.process_time(), time.perf_counter())
         if self.codecarbon:  # issue #23: one CodeCarbon window around the whole benchmark, outside ours
             from greenbench.sidebyside import BenchmarkWindow
 
@@ -132,6 +135,13 @@ class EnergySession:
             return None
         stuck = never_moved([r.measurement for r in records])
         source = records[-1].measurement.source
+        if recorder.span is not None and recorder.span[0]:
+            before, cpu0, wall0 = recorder.span
+            whole = never_moved_span(before, counter_snapshot(self.meter), time.process_time() - cpu0,
+                                     time.perf_counter() - wall0)
+            if whole is not None:
+                return (f"{source} meter: {whole}: a stuck or virtualised counter, not 0 J; this benchmark's energy "
+                        "is refused (use --energy-meter model on this machine)")
         parts = set(source.split("+"))
         if stuck is not None and ((not records[-1].measurement.estimated and parts <= HARDWARE)
                                   or ("nvml" in parts and stuck.startswith("gpu"))):  # model+nvml: the GPU part

@@ -252,3 +252,48 @@ def never_moved(measurements: Sequence[Measurement]) -> str | None:
             if all(m.domains.get(k, 0.0) == 0 for m in measurements):
                 return f"{k} read 0 J over {n} windows lasting {wall_s:.3g} s in all (a powered board never draws 0 W)"
     return None
+
+
+def counter_snapshot(meter: Any) -> dict[str, tuple[int, ...]]:
+    """The raw hardware counters of ``meter`` and of the meters inside it, by source (``rapl``, ``nvml``).
+
+    Read outside any window, before and after a whole benchmark, so that a counter that never moved
+    is seen however short the rounds are (:func:`never_moved_span`).  A meter without ``counters()``
+    or one that fails to read contributes nothing.
+    """
+    out: dict[str, tuple[int, ...]] = {}
+    stack, seen = [meter], set()
+    while stack:
+        m = stack.pop()
+        if m is None or id(m) in seen:
+            continue
+        seen.add(id(m))
+        source = getattr(m, "source", None)
+        fn = getattr(m, "counters", None)
+        if source in ("rapl", "nvml") and callable(fn):
+            try:
+                out[source] = tuple(int(v) for v in fn())
+            except Exception:  # no snapshot, no whole-benchmark verdict for this part
+                continue
+        stack += [getattr(m, "primary", None), *getattr(m, "parts", ())]
+    return out
+
+
+def never_moved_span(before: Mapping[str, tuple[int, ...]], after: Mapping[str, tuple[int, ...]],
+                     cpu_s: float, wall_s: float) -> str | None:
+    """Why counters read before and after a whole benchmark show a stuck source, or None.
+
+    RAPL: every zone's counter unchanged while the process used :data:`STUCK_BENCHMARK_CPU_S` of CPU;
+    NVML: a board's counter unchanged over :data:`STUCK_BENCHMARK_GPU_S` (a powered board never draws 0 W).
+    """
+    rapl0, rapl1 = before.get("rapl"), after.get("rapl")
+    if rapl0 and rapl0 == rapl1 and cpu_s >= STUCK_BENCHMARK_CPU_S:
+        return (f"no RAPL counter moved over the whole benchmark while this process used {cpu_s:.3g} s of CPU "
+                f"(counters {', '.join(map(str, rapl0[:4]))} µJ before and after)")
+    gpu0, gpu1 = before.get("nvml"), after.get("nvml")
+    if gpu0 and gpu1 and len(gpu0) == len(gpu1) and wall_s >= STUCK_BENCHMARK_GPU_S:
+        for i, (a, b) in enumerate(zip(gpu0, gpu1, strict=True)):
+            if a == b:
+                return (f"NVML board #{i} (of those with an energy counter) did not move over the whole benchmark "
+                        f"({wall_s:.3g} s)")
+    return None

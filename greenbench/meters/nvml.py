@@ -246,6 +246,10 @@ class NvmlMeter(MeterBase):
         return name.decode() if isinstance(name, bytes) else str(name)
 
     # -- readings -----------------------------------------------------------
+    def counters(self) -> tuple[int, ...]:
+        """The boards' total-energy counters (mJ), read now (boards without one are not included)."""
+        return tuple(self._read_counters_mj())
+
     def _read_counters_mj(self) -> list[int]:
         try:
             return [int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(h)) for h in self._counter_handles]

@@ -481,6 +481,11 @@ class RaplMeter(MeterBase):
             notes=notes,
         )
 
+    def counters(self) -> tuple[int, ...]:
+        """The zones' raw counters (µJ), read now: the session compares them across a whole benchmark."""
+        with self._lock:
+            return tuple(self._read_all())
+
     def moves(self, cpu_budget_s: float = 3 * STUCK_CPU_S) -> bool:
         """Whether a counter moves while this process burns at most ``cpu_budget_s`` of CPU.
 

@@ -438,6 +438,31 @@ def test_counter_that_never_moves_over_a_whole_benchmark_is_stuck_however_short_
     assert never_moved(gpu[:7]) is None  # 0.875 s in all: too short to say
 
 
+def test_counters_read_across_a_whole_benchmark_decide_stuck_however_short_the_windows() -> None:
+    from greenbench.meters.base import counter_snapshot, never_moved_span
+
+    class Counters(GoodMeter):
+        source = "rapl"
+
+        def __init__(self, values: tuple[int, ...]) -> None:
+            self.values = values
+
+        def counters(self) -> tuple[int, ...]:
+            return self.values
+
+    stuck = Counters((5, 7))
+    snap = counter_snapshot(CheckedMeter(stuck, "m:R"))  # seen through the user-meter wrapper too
+    assert snap == {"rapl": (5, 7)}
+    why = never_moved_span(snap, snap, cpu_s=0.02, wall_s=0.05)
+    assert why is not None and "whole benchmark" in why
+    assert never_moved_span(snap, snap, cpu_s=0.005, wall_s=0.05) is None  # too little CPU to say
+    assert never_moved_span(snap, {"rapl": (5, 8)}, cpu_s=1.0, wall_s=1.0) is None  # one zone moved
+    gpu = {"nvml": (100,)}
+    assert never_moved_span(gpu, gpu, cpu_s=0.0, wall_s=1.5) is not None
+    assert never_moved_span(gpu, {"nvml": (101,)}, cpu_s=0.0, wall_s=1.5) is None
+    assert counter_snapshot(GoodMeter()) == {}
+
+
 def test_auto_probe_does_not_pick_a_readable_but_stuck_rapl(tmp_path: Path) -> None:
     from fakes import build_powercap
 
@@ -719,6 +744,19 @@ def test_pic(benchmark, request):
     assert not [p for p in tmp.iterdir() if p.name.startswith("greenbench-artifacts-")]
 
 
+BURNS = """
+def burn():  # about 1 ms of CPU per call whatever the load (CPU time, not wall time)
+    return sum(i * i for i in range(20000))
+
+
+def test_a_burns(benchmark):
+    benchmark.pedantic(burn, rounds=40)
+
+
+def test_b_burns(benchmark):
+    benchmark.pedantic(burn, rounds=40)
+"""
+
 USER_METERS = """
 from greenbench.meters import Measurement, MeterBase
 
@@ -757,6 +795,19 @@ class StuckRapl(Zero):
         return Measurement(0.0, 1e-4, 2e-3, "rapl", False, domains={"package-0": 0.0})
 
 
+class FrozenRapl(Zero):
+    # a RAPL whose every window is too short to tick: only the whole benchmark shows it never moves
+    source = "rapl"
+    estimated = False
+
+    def counters(self):
+        return (123456, 789)
+
+    def stop(self):
+        self._end_window()
+        return Measurement(0.0, 1e-6, 1e-6, "rapl", False, domains={"package-0": 0.0})
+
+
 class Float(FailsOnce):
     def stop(self):
         self._end_window()
@@ -771,11 +822,12 @@ class Float(FailsOnce):
     ("Float", 2, "--energy-meter usermeters:Float: stop() returned float"),
     ("StuckRapl", 2, "rapl meter: package-0 read 0 J in all"),
     ("Zero", 0, None),
+    ("FrozenRapl", 2, "no RAPL counter moved over the whole benchmark"),
 ])
 def test_user_meter_failures_fail_the_benchmark_in_one_line(pytester: pytest.Pytester, cls: str, failed: int,
                                                             message: str | None,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(usermeters=USER_METERS, test_two=TWO)
+    pytester.makepyfile(usermeters=USER_METERS, test_two=TWO if cls != "FrozenRapl" else BURNS)
     monkeypatch.setenv("PYTHONPATH", str(pytester.path))
     fast = [a for a in FAST if not a.startswith("--energy-meter")]
     result = run(pytester, f"--energy-meter=usermeters:{cls}", "--benchmark-json=out.json", fast=fast)
