@@ -20,6 +20,9 @@ import json
 import math
 import os
 import re
+import signal
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -268,24 +271,43 @@ class CheckedMeter:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def _call(self, what: str) -> Any:
-        import signal
-        import threading
+    _in_call = False
+    _deadline = 0.0
+    _watchdog: Any = None
 
-        fn = getattr(self.inner, what)
-        bounded = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-        if not bounded:
-            try:
-                return fn()
-            except Exception as exc:
-                self.abort()
-                raise MeterError(f"--energy-meter {self.spec}: {what}() raised {_short(exc)}") from None
-
-        def alarm(signum: int, frame: Any) -> None:
+    def _alarm(self, signum: int, frame: Any) -> None:
+        if self._in_call:  # an alarm that lands after the call returned is ignored
             raise _Timeout
 
-        previous = signal.signal(signal.SIGALRM, alarm)
-        old_timer = signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
+    def _watch(self) -> None:
+        """Daemon thread: past the deadline of a call still running, interrupt the main thread (SIGALRM)."""
+        poll = min(0.25, self.timeout_s / 4)
+        main = threading.main_thread().ident
+        while True:
+            time.sleep(poll)
+            deadline = self._deadline
+            if deadline and self._in_call and time.monotonic() > deadline and main is not None:
+                self._deadline = 0.0
+                signal.pthread_kill(main, signal.SIGALRM)
+
+    def _call(self, what: str) -> Any:
+        fn = getattr(self.inner, what)
+        bounded = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_kill")
+        current = signal.getsignal(signal.SIGALRM) if bounded else None
+        free = current == self._alarm or current in (signal.SIG_DFL, signal.SIG_IGN, None)
+        if bounded and free:
+            # no system call per window: the handler stays installed, a watchdog thread enforces the deadline
+            if current != self._alarm:
+                signal.signal(signal.SIGALRM, self._alarm)
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch, name="greenbench-meter-watchdog", daemon=True)
+                self._watchdog.start()
+            self._deadline = time.monotonic() + self.timeout_s
+        elif bounded:  # SIGALRM is someone else's (pytest-timeout): borrow it for the call, with a timer
+            previous = signal.signal(signal.SIGALRM, self._alarm)
+            old_timer = signal.getitimer(signal.ITIMER_REAL)
+            signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
+        self._in_call = True
         try:
             return fn()
         except _Timeout:
@@ -296,10 +318,13 @@ class CheckedMeter:
             self.abort()
             raise MeterError(f"--energy-meter {self.spec}: {what}() raised {_short(exc)}") from None
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-            if old_timer[0] > 0:  # someone else's alarm (pytest-timeout) keeps running
-                signal.setitimer(signal.ITIMER_REAL, *old_timer)
+            self._in_call = False
+            self._deadline = 0.0
+            if bounded and not free:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                if old_timer[0] > 0:  # someone else's alarm keeps running
+                    signal.setitimer(signal.ITIMER_REAL, *old_timer)
 
     def start(self) -> None:
         self._call("start")

@@ -411,6 +411,26 @@ def test_user_meter_that_never_returns_is_stopped_with_a_clear_error() -> None:
     assert rec.failure is not None and "start() did not return within 0.05 s" in rec.failure
 
 
+def test_hanging_meter_is_stopped_even_when_sigalrm_is_someone_elses() -> None:
+    import signal
+
+    fired: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:  # pytest-timeout's, say
+        fired.append(signum)
+
+    theirs = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 300.0)
+    try:
+        rec = run_rounds(CheckedMeter(Hangs(), "m:Hangs", timeout_s=0.05), rounds=1)
+        assert rec.failure is not None and "did not return within 0.05 s" in rec.failure
+        assert signal.getsignal(signal.SIGALRM) is handler and not fired  # theirs is back, and was not called
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 300.0  # their timer still runs
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, theirs)
+
+
 def test_builtin_meter_failure_is_recorded_and_the_window_closed() -> None:
     class Flaky(GoodMeter):
         def stop(self) -> Measurement:
