@@ -873,6 +873,8 @@ def test_user_meter_failures_fail_the_benchmark_in_one_line(pytester: pytest.Pyt
     (["--energy-report=rep", "--benchmark-skip"], "--energy-report rep: no report will be written: benchmarks are "
                                                   "skipped"),
     (["--energy-summary=s.md"], "--energy-summary s.md: no summary will be written: it reports a comparison"),
+    (["--energy-report=rep", "-n", "2"], "--energy-report rep: no report will be written: benchmarks are disabled "
+                                         "here (--benchmark-disable, or pytest-xdist's -n"),
 ])
 def test_outputs_that_will_not_be_written_say_so(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     pytester.makepyfile(test_two=TWO)
