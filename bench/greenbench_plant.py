@@ -43,10 +43,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
             if getattr(function, "__name__", "") == "_noop":  # greenbench's harness calibration
                 return make_runner(function, args, kwargs)
             calls = [0]
+            period = every or 1 << 62  # the same test on every call, planted or not: only the extra calls differ
 
             def planted(*a: Any, **k: Any) -> Any:
                 calls[0] += 1
-                if every and calls[0] % every == 0:
+                if calls[0] % period == 0:
                     function(*a, **k)
                 return function(*a, **k)
 
