@@ -264,6 +264,7 @@ def _run(pytester: pytest.Pytester, *args: str, meter: str = "fakes:OpcodeMeter"
         return pytester.runpytest_subprocess(*FAST, *args, f"--energy-meter={meter}")
 
 
+@pytest.mark.serial  # runs benchmarks: pytest-benchmark disables them under an xdist worker
 def test_renamed_benchmarks_fail_the_gate_end_to_end(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_w=WORK.format(name="old"))
     _run(pytester, "--benchmark-autosave").assert_outcomes(passed=1)
@@ -281,6 +282,7 @@ def test_benchmark_skip_with_the_gate_is_refused(pytester: pytest.Pytester) -> N
     result.stderr.fnmatch_lines(["*--benchmark-skip skips every benchmark*"])
 
 
+@pytest.mark.serial  # runs benchmarks: pytest-benchmark disables them under an xdist worker
 def test_a_baseline_from_another_machine_end_to_end(pytester: pytest.Pytester) -> None:
     # a meter whose figures are treated as machine-dependent (not deterministic) is refused; asking compares
     pytester.makepyfile(test_w=WORK.format(name="w"),
