@@ -154,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
                 sub = f"{dev:.3%}"
             fa = ud = 0
             for a, b in itertools.permutations(range(len(runs)), 2):
-                v = gate.compare_entries(runs[a][bench], runs[b][bench], rule)
-                fa += v.verdict == "regression"
-                ud += v.verdict not in ("ok", "improved", "regression") or (v.verdict == "ok" and bool(v.cause))
+                verdict = gate.compare_entries(runs[a][bench], runs[b][bench], rule)
+                fa += verdict.verdict == "regression"
+                ud += (verdict.verdict not in ("ok", "improved", "regression")
+                       or (verdict.verdict == "ok" and bool(verdict.cause)))
             n_pairs = len(runs) * (len(runs) - 1)
             pairs += n_pairs
             alarms += fa
