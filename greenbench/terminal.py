@@ -30,7 +30,7 @@ MAX_ID_LINES = 2
 
 
 def _cell_width(cell: Any) -> int:
-    text = cell if isinstance(cell, Text) else Text.from_markup(str(cell))
+    text = cell if isinstance(cell, Text) else Text(str(cell))
     return max((len(line) for line in text.plain.splitlines()), default=0)
 
 
@@ -56,18 +56,18 @@ def energy_table(es: EnergySession, benchmarks: list[dict[str, Any]], width: int
             R.mark(R.fmt_si(R.energy_j(b), "J"), est),
             R.mark(R.fmt_si(R.power_w(b), "W"), est),
             R.mark(R.fmt_si(R.co2e_g(b), "g"), est),
-            quality_text(b),
-            R.source(b),
+            Text(quality_text(b)),  # user-chosen keys: text, never markup
+            Text(str(R.source(b))),
         ]
         if codecarbon:
             row.append(R.mark(R.fmt_si(R.codecarbon_j(b), "J"), True))
         if verdicts:
             v = verdicts.get(str(b.get("fullname")))
             if v is None or v.verdict == "skipped":
-                row += ["-", f"[dim]{v.reason if v else 'not compared'}[/]"]
+                row += ["-", Text(v.reason if v else "not compared", style="dim")]
             else:
                 style = VERDICT_STYLE.get(v.verdict, "")
-                row += [f"{v.change:+.1%}", f"[{style}]{v.verdict}[/]" if style else v.verdict]
+                row += [f"{v.change:+.1%}", Text(v.verdict, style=style)]
         rows.append(row)
     keep = list(range(len(columns)))
     dropped: list[str] = []
@@ -111,15 +111,15 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
     console.print(energy_table(es, benchmarks, width=console.width), soft_wrap=False)
     first = benchmarks[0]
     intensity = R.energy(first) or {}
-    console.print(f"CO2e at {intensity.get('intensity_label', '?')}.  {R.ESTIMATED_LEGEND}"
-                  if any(R.is_estimated(b) for b in benchmarks) else f"CO2e at {intensity.get('intensity_label')}.")
+    label = f"CO2e at {intensity.get('intensity_label', '?')}."
+    console.print(Text(f"{label}  {R.ESTIMATED_LEGEND}" if any(R.is_estimated(b) for b in benchmarks) else label))
     warned = [(b["name"], w) for b in benchmarks for w in (R.energy(b) or {}).get("warnings", [])]
     # --energy-codecarbon (issue #23): say why a benchmark shows no CodeCarbon figure
     warned += [(b["name"], f"no CodeCarbon figure: {why}") for b in benchmarks if (why := hidden_reason(b))]
     for line in warning_lines(warned):
         console.print(Text.assemble(("warning", "yellow"), " ", line))
     if es.refusal:
-        console.print(f"[bold red]{es.refusal}[/]")
+        console.print(Text(str(es.refusal), style="bold red"))  # names ids and paths: text, never markup
     elif es.verdicts:
         # gate #17/#13: verdict lines carry full test ids printed literally (Text, never markup: `[/tmp]`);
         # "passed" only when every compared benchmark was decided (greenbench.gate.summary)
@@ -140,9 +140,9 @@ def summary(es: EnergySession, config: Any, tr: Any) -> None:
         style = "bold red" if failed else "green" if text.startswith("energy gate passed") else "yellow"
         console.print(Text(text, style=style if rule is not None else ""))
     if es.report_error:
-        console.print(f"[bold red]report: {es.report_error}[/]")
+        console.print(Text(f"report: {es.report_error}", style="bold red"))
     if es.report_path:
-        console.print(f"report written to {es.report_path}")
+        console.print(Text(f"report written to {es.report_path}"))
     tr.write_sep("-", "greenbench energy")
     tr.write(buf.getvalue())
 

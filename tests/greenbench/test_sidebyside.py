@@ -277,3 +277,12 @@ def test_end_to_end_with_codecarbon(pytester: pytest.Pytester) -> None:
     assert "per_call_j" not in by["test_short"] and "shorter than 3" in by["test_short"]["hidden"]
     assert by["test_long"]["per_call_j"] > 0 and by["test_long"]["calls"] >= 4
     result.stdout.fnmatch_lines(["*no CodeCarbon figure*"])
+
+
+def test_table_prints_user_text_literally_never_as_markup() -> None:
+    # issue #21 "text we write is text": quality keys and gate reasons come from users' suites; rich markup in
+    # them ("[bold]", "[/]") is shown as written, never interpreted (an unmatched "[/]" used to raise)
+    e = make_entry("test_q[/]", extra={"quality": {"acc[bold]": 0.5}})
+    skipped = SimpleNamespace(name=e["fullname"], verdict="skipped", reason="renamed from test_q[/x]", change=0.0)
+    text = render(energy_table(SimpleNamespace(verdicts=[skipped]), [e]), 250)  # type: ignore[arg-type]
+    assert "acc[bold]=0.5" in text and "renamed from test_q[/x]" in text and "test_q[/]" in text
