@@ -51,7 +51,7 @@ def check_html(session: nox.Session, report: Path) -> None:
     if shutil.which("chromium") is None and os.environ.get("GREENBENCH_REQUIRE_BROWSER") != "1":
         session.log("chromium not installed: skipping the browser check of report/index.html")
         return
-    session.run("python", "-m", "greenbench.browser", str(report / "index.html"),
+    session.run("python", "-m", "greenbench.outputs.browser", str(report / "index.html"),
                 "--screenshot", str(report / "index.png"))
 
 

@@ -103,7 +103,7 @@ def tracker_cpu_share(seconds: float = 6.0) -> float | None:
 
     try:
         from greenbench.meters.codecarbon import CodeCarbonMeter
-        from greenbench.sidebyside import MEASURE_POWER_S
+        from greenbench.meters.sidebyside import MEASURE_POWER_S
     except ImportError:
         return None
     logging.getLogger("codecarbon").setLevel(logging.ERROR)

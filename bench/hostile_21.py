@@ -184,7 +184,7 @@ def stop_file(sig: str, call: str) -> str:
 FULL_DISK = """
 import errno
 
-import greenbench.atomic as atomic
+import greenbench.io.atomic as atomic
 
 _real = atomic.write_with
 
@@ -469,7 +469,7 @@ def one_line_fail(meter: str, *needles: str, failed: int = 2) -> Callable[[Resul
             return f"expected {failed} failed benchmark(s)"
         if "already open" in r.out:
             return "the next benchmark found the window open"
-        if "greenbench/recorder.py" in r.out or "greenbench/session.py" in r.out:
+        if "greenbench/plugin/recorder.py" in r.out or "greenbench/plugin/session.py" in r.out:
             return "a traceback from inside greenbench"
         return None
 
@@ -629,7 +629,7 @@ def text_case(where: str, text: str) -> Case:
                "estimated": True, "reason": name}}}}}}, "commit_info": {{"id": name}}, "datetime": "2026"}}
         fails = []
         if "{where}" == "report":
-            from greenbench.report import write_report
+            from greenbench.outputs.report import write_report
             readme = write_report(doc, Path("rep")).read_text()
             fails += bad(readme, "README.md")
             page = Path("rep/index.html").read_text()
@@ -638,7 +638,8 @@ def text_case(where: str, text: str) -> Case:
             if "<script" in page.replace("<script>", "", 1).split("</script>", 1)[-1] or name in page and "<" in name:
                 fails.append("index.html carries the id unescaped")
         elif "{where}" == "summary":
-            from greenbench import gate, summary
+            from greenbench import gate
+            from greenbench.outputs import summary
             import copy
             v = gate.compare_entries(copy.deepcopy(e), e, gate.GateRule.parse("10%"))
             md = summary.render([v], [e], {{name: copy.deepcopy(e)}}, rule=gate.GateRule.parse("10%"), meter=name)
@@ -651,7 +652,7 @@ def text_case(where: str, text: str) -> Case:
                 d = dict(doc)
                 d["commit_info"] = {{"id": name + str(i)}}
                 (store / f"000{{i}}_x.json").write_text(json.dumps(d))
-            from greenbench.history import write_history
+            from greenbench.outputs.history import write_history
             out = write_history(".benchmarks", "hist")
             md = Path("hist/history.md").read_text()
             fails += bad(md, "history.md")

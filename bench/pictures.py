@@ -6,7 +6,7 @@ method and its key quality figure, and each panel with its own title.  Panels
 are drawn at about ``px_per_inch`` image pixels per inch with nearest-neighbour
 interpolation (pixels stay crisp), on matplotlib's Agg canvas without pyplot
 (no global figure registry, nothing left open), and written atomically with
-:func:`greenbench.atomic.save_figure`.
+:func:`greenbench.io.atomic.save_figure`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from greenbench.atomic import save_figure
+from greenbench.io.atomic import save_figure
 
 #: figure layout, in inches
 _MARGIN_IN = 0.15

@@ -268,7 +268,7 @@ def _save_grid(images: np.ndarray, real: np.ndarray, path: Path, *, title: str) 
 def _save_histogram(samples: np.ndarray, reference: np.ndarray, path: Path, *, title: str) -> None:
     from matplotlib.figure import Figure
 
-    from greenbench.atomic import save_figure
+    from greenbench.io.atomic import save_figure
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(5, 3.2))

@@ -27,7 +27,7 @@ LOOP = 80_000  # ~3 ms of pure-Python work per round here
 
 RUN = """
 import json, sys
-from greenbench.load import CONTENDED_OTHER_CORES, LoadProbe
+from greenbench.meters.contention import CONTENDED_OTHER_CORES, LoadProbe
 from greenbench.meters import get_meter, probe
 name, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 meter = probe().meter if name == "auto" else get_meter(name)

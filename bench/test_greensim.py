@@ -27,7 +27,7 @@ import pytest
 
 import greensim as gs
 from bench.sections import greensim as section
-from greenbench.terminal import write_section
+from greenbench.outputs.terminal import write_section
 
 SEED = 2023  # the year of the series; any fixed seed will do
 N_JOBS = 1_000_000

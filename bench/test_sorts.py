@@ -42,7 +42,7 @@ import pytest
 import native
 from bench.sections import sorts as section
 from greenbench import results
-from greenbench.terminal import write_section
+from greenbench.outputs.terminal import write_section
 from native import pysorts
 
 SEED = 2017  # the year of Pereira et al.'s first ranking; any fixed seed will do

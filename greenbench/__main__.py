@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 #: subcommand -> module with ``main(argv: Sequence[str] | None) -> int``
 COMMANDS = {
-    "report": "greenbench.report",
-    "history": "greenbench.history",
-    "export": "greenbench.exports",
-    "calibrate": "greenbench.calibrate",
-    "explain": "greenbench.explain",
+    "report": "greenbench.outputs.report",
+    "history": "greenbench.outputs.history",
+    "export": "greenbench.outputs.exports",
+    "calibrate": "greenbench.meters.counted.calibrate",
+    "explain": "greenbench.gate.explain",
 }
 
 #: subcommand -> its one line in ``greenbench --help``

@@ -10,7 +10,7 @@ the gate and greensim read entries only through this module.
 Layout of one entry written by the plugin (schema_version 2; version 1 stored every round in
 ``rounds_j``/``contended``/``speed_probes_s`` and is still read; version 2 is bounded: ``rounds_j`` is a
 sketch of <= 32 clean rounds, ``clean_j`` exact statistics, plus ``rounds_measured``, ``iterations``,
-``harness_s``/``harness_share``, see greenbench.recorder)::
+``harness_s``/``harness_share``, see greenbench.plugin.recorder)::
 
     {"name": ..., "fullname": ..., "group": ..., "params": {...},
      "stats": {"min": s, "median": s, ..., "energy_j_min": J, "energy_j_median": J, ...},
@@ -58,7 +58,7 @@ __all__ = ["SCHEMA_VERSION", "EnergyRecord", "check_version", "fmt_si", "load", 
 class EnergyRecord:
     """The energy block of one benchmark (``extra_info["energy"]``), per call of the function.
 
-    Built by :mod:`greenbench.recorder`; written with :meth:`to_json` and read
+    Built by :mod:`greenbench.plugin.recorder`; written with :meth:`to_json` and read
     back with :meth:`from_json`, which refuses an unknown ``schema_version``.
     """
 
@@ -82,7 +82,7 @@ class EnergyRecord:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     threads: int | None = None
-    # -- schema 2 (issue #17, the gate's bounded summary; see greenbench.recorder) --
+    # -- schema 2 (issue #17, the gate's bounded summary; see greenbench.plugin.recorder) --
     #: exact min/q1/median/q3/mean over the uncontended metered rounds (all of them when < 3 were), and n
     clean_j: Mapping[str, float] = field(default_factory=dict)
     #: rounds metered (the recorder samples rounds of long runs); None in schema 1 files
@@ -148,7 +148,7 @@ def load(path: str | Path) -> dict[str, Any]:
     The file-level and per-benchmark ``schema_version`` are checked here, so
     every reader of saved results refuses versions it does not know.
     """
-    from greenbench import safeio
+    from greenbench.io import read as safeio
 
     p = Path(path)
     # regular files only, size and nesting limits, BOM named: one line, never a hang or a RecursionError
@@ -366,7 +366,7 @@ def select(benchmarks: Iterable[Bench], *, name: str | None = None, group: str |
 def codecarbon_j(b: Bench, stat: str = "median") -> float:
     """CodeCarbon's energy per call measured around the same rounds (``--energy-codecarbon``); NaN if none.
 
-    Stored beside the energy block as ``extra_info["codecarbon"]`` (greenbench.sidebyside): one window
+    Stored beside the energy block as ``extra_info["codecarbon"]`` (greenbench.meters.sidebyside): one window
     around the whole benchmark, ``{"source": "codecarbon", "estimated": true, "per_call_j": J}``, or no
     ``per_call_j`` and a ``hidden`` reason when the window was too short for CodeCarbon's sampling.
     Files from before issue #23 hold ``per_call_j`` as statistics over per-round trackers (``stat``).

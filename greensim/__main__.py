@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse, before any work, an output that cannot be written: ``--json ''``, a folder, a bad suffix."""
-    from greenbench import atomic
+    from greenbench.io import atomic
 
     if args.json == "/dev/stdout":  # the JSON alone on stdout, as with a bare --json (no table after it)
         args.json = "-"

@@ -8,7 +8,7 @@ Two levels of detail:
   Patterson 2011 and Roy et al. 2019 for the table, but the 1 nJ per
   operation is not Horowitz's figure: Horowitz 2014 gives about **70 pJ per
   instruction** for a 45 nm core (the figure greenbench's counted meter uses,
-  :mod:`greenbench.counted_model`).  These are order-of-magnitude figures for a
+  :mod:`greenbench.meters.counted.energy_model`).  These are order-of-magnitude figures for a
   whole instruction (fetch, decode, operands, execute), not for an ALU
   operation, and are **not comparable with a per-MAC figure** such as
   Horowitz's 4.6 pJ fp32 MAC: a table should never set them side by side.
@@ -28,13 +28,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from greenbench.counted_model import DEFAULT as COUNTED_DEFAULT
 from greenbench.errors import ConfigError
+from greenbench.meters.counted.energy_model import DEFAULT as COUNTED_DEFAULT
 from greensim import _check
 
 PJ = 1e-12
 NJ = 1e-9
-#: Horowitz 2014's ~70 pJ per instruction (45 nm), cited once in greenbench.counted_model; beside the
+#: Horowitz 2014's ~70 pJ per instruction (45 nm), cited once in greenbench.meters.counted.energy_model; beside the
 #: study's "~1 nJ per operation" for Von Neumann.
 HOROWITZ_2014_PJ_PER_INSTRUCTION = COUNTED_DEFAULT.pj_per_instruction
 

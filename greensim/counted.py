@@ -15,7 +15,7 @@ event instead of scaling the measured joules by a flat factor::
     # counts_target = { pj_per_instruction = 20, pj_per_l1_access = 5, pj_per_ll_access = 150, ... }
 
 Presets: only ``horowitz_45nm`` (Horowitz 2014, ISSCC, 45 nm, 0.9 V -- the
-counted meter's defaults, greenbench.counted_model).  No other node is shipped:
+counted meter's defaults, greenbench.meters.counted.energy_model).  No other node is shipped:
 per-event figures for newer processes that could be cited exactly were not
 available offline, so other targets are a calibration file or a typed-in table.
 
@@ -26,7 +26,7 @@ thread, cold caches at each round), and its energy is linear in the four event
 classes with no static or idle power.  A different ISA, vector width, compiler
 or cache hierarchy changes the counts themselves, which this does not model.
 
-Imports: stdlib, greenbench.counted_model, greenbench.errors.
+Imports: stdlib, greenbench.meters.counted.energy_model, greenbench.errors.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from greenbench import counted_model as CM
 from greenbench.errors import ConfigError
+from greenbench.meters.counted import energy_model as CM
 
 #: named targets: energy per counted event
 TARGETS: dict[str, CM.Coefficients] = {

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from greenbench import atomic
 from greenbench.errors import ConfigError
+from greenbench.io import atomic
 from greenbench.units import fmt_si
 from greensim.scenario import Projection, ScenarioResult
 

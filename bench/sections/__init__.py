@@ -1,6 +1,6 @@
 """Report sections of greenbench's own suite, one module per benchmark family.
 
-Contract (greenbench.hookspecs): each module defines ``TITLE: str`` and
+Contract (greenbench.plugin.hookspecs): each module defines ``TITLE: str`` and
 ``render(benchmarks: list[dict], out_dir: pathlib.Path) -> str`` returning a
 Markdown body (no top-level heading).  ``benchmarks`` are the entries of the
 run's pytest-benchmark JSON; read them only through :mod:`greenbench.results`.

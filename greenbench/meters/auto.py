@@ -415,6 +415,16 @@ def _user_meter(spec: str) -> Meter:
     return cast(Meter, checked)
 
 
+def cmdline_relaunch(name: str | None) -> Callable[[Any], int | None] | None:
+    """For ``--energy-meter=NAME``: the meter's own ``pytest_cmdline_main`` when it must run the whole command
+    somewhere else (the counted meter: under Valgrind, issue #12), else None."""
+    if name == "counted":
+        from greenbench.meters.counted import counted_cmdline_main
+
+        return counted_cmdline_main
+    return None
+
+
 def get_meter(name: str) -> Meter:
     """The meter named ``name`` (one of :data:`METER_NAMES`), for the plugin's option.
 

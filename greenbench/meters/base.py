@@ -167,6 +167,16 @@ class MeterBase:
             raise MeterError(f"{type(self).__name__}.stop() called without start()")
         self._window_open = False
 
+    def attach_benchmark(self, fixture: Any) -> None:
+        """Called when a benchmark test starts, before pytest-benchmark calibrates: a meter that needs the
+        benchmark itself takes it here (the counted meter: the measured function, for its per-function
+        profile).  The plugin never asks which meter it has.  Default: nothing."""
+
+    def record_extras(self, record: Any, rounds: Sequence[Any]) -> Any:
+        """The benchmark's EnergyRecord with what this meter adds to it, from its rounds
+        (greenbench.plugin.recorder.RoundRecord); the counted meter adds per-call counts.  Default: unchanged."""
+        return record
+
     def abort(self) -> None:
         """Close the window without a reading, whatever state a failed start()/stop() left it in.
 

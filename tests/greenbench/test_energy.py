@@ -1,4 +1,5 @@
-"""Per-round energy recording and its summary (greenbench.recorder, greenbench.load, greenbench.carbon)."""
+"""Per-round energy recording and its summary (greenbench.plugin.recorder, greenbench.meters.contention,
+greenbench.carbon)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from fakes import FakeFixture, FakeMeter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greenbench import carbon, load
+from greenbench import carbon
 from greenbench.errors import ConfigError, MeterError
+from greenbench.meters import contention as load
 from greenbench.meters.base import Measurement
-from greenbench.recorder import RoundRecord, RoundRecorder, describe_values, summarize
+from greenbench.plugin.recorder import RoundRecord, RoundRecorder, describe_values, summarize
 from greenbench.results import stats_fields
 
 
@@ -191,7 +193,7 @@ def test_load_probe_attributes_other_processes_work(monkeypatch: pytest.MonkeyPa
 
 
 def test_recorder_samples_rounds_and_holds_a_bounded_number() -> None:
-    from greenbench.recorder import SAMPLE_CAP
+    from greenbench.plugin.recorder import SAMPLE_CAP
 
     meter = FakeMeter([1.0] * 10_000)
     rec = RoundRecorder(meter)
@@ -211,7 +213,7 @@ def test_recorder_samples_rounds_and_holds_a_bounded_number() -> None:
 
 
 def test_summary_is_bounded_whatever_the_number_of_rounds() -> None:
-    from greenbench.recorder import SAMPLE_KEPT
+    from greenbench.plugin.recorder import SAMPLE_KEPT
 
     intensity = carbon.Intensity(475.0, "x")
     joules = [1.0 + (i % 97) / 97 for i in range(5_000)]

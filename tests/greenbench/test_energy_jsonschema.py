@@ -17,9 +17,9 @@ from fakes import FakeMeter, make_entry
 
 from greenbench.carbon import Intensity
 from greenbench.meters.base import Measurement
-from greenbench.recorder import RoundRecord, summarize
-from greenbench.session import EnergySession
-from greenbench.sidebyside import BenchmarkWindow
+from greenbench.meters.sidebyside import BenchmarkWindow
+from greenbench.plugin.recorder import RoundRecord, summarize
+from greenbench.plugin.session import EnergySession
 
 jsonschema = pytest.importorskip("jsonschema")
 HERE = Path(__file__).parent

@@ -25,12 +25,13 @@ from fakes import FakeGpu, FakeNvml, SteppingClock, build_powercap, make_entry, 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from greenbench import atomic, safeio
 from greenbench import results as R
 from greenbench.errors import ConfigError, DataError, GreenbenchError, MeterError, MeterUnavailable
+from greenbench.io import atomic
+from greenbench.io import read as safeio
 from greenbench.meters import RaplMeter
 from greenbench.meters.nvml import NvmlMeter
-from greenbench.session import EnergySession, baseline_problem, make_session
+from greenbench.plugin.session import EnergySession, baseline_problem, make_session
 from greenbench.units import co2e_g, j_to_kwh, kwh_to_j
 
 # --------------------------------------------------------------------------- safe reading
@@ -463,7 +464,7 @@ def test_staging_left_by_a_killed_writer_is_cleaned(tmp_path: Path) -> None:
 
 
 def test_interrupted_run_says_so_in_the_report(tmp_path: Path) -> None:
-    from greenbench.report import write_report
+    from greenbench.outputs.report import write_report
 
     output = {"benchmarks": [make_entry("test_a", [1.0, 1.1, 0.9])], "machine_info": {},
               "greenbench": {"schema_version": R.SCHEMA_VERSION, "interrupted": True}}

@@ -23,14 +23,16 @@ from fakes import make_entry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import atomic, gate, htmlreport
+from greenbench import gate
 from greenbench import results as R
 from greenbench.errors import ConfigError, DataError, MeterError
+from greenbench.io import atomic
+from greenbench.io.text import md_code, md_text, plain
 from greenbench.meters import Measurement, MeterBase, get_meter
 from greenbench.meters.auto import CheckedMeter
 from greenbench.meters.base import never_moved
-from greenbench.recorder import RoundRecorder
-from greenbench.textsafe import md_code, md_text, plain
+from greenbench.outputs import html as htmlreport
+from greenbench.plugin.recorder import RoundRecorder
 
 if sys.platform != "linux":  # pragma: no cover - locks, /proc and signals as on Linux
     pytestmark = pytest.mark.skip(reason="Linux only")
@@ -109,7 +111,7 @@ def test_greensim_results_go_through_the_same_validation(tmp_path: Path, change:
 @pytest.mark.parametrize("command", ["report", "export"])
 def test_report_and_export_refuse_a_bad_file_in_one_line(tmp_path: Path, command: str,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from greenbench import exports, report
+    from greenbench.outputs import exports, report
 
     path = tmp_path / "r.json"
     path.write_text(json.dumps(doc_with(estimated=None)))
@@ -124,7 +126,7 @@ def test_report_and_export_refuse_a_bad_file_in_one_line(tmp_path: Path, command
 
 @pytest.mark.parametrize("greenbench_info", [["a"], "rapl", 3, {"meter": "rapl"}, {"meter": {"source": 7}}])
 def test_baseline_machine_info_that_is_not_a_mapping_is_named(greenbench_info: Any) -> None:
-    from greenbench.session import baseline_problem
+    from greenbench.plugin.session import baseline_problem
 
     doc = {"benchmarks": [], "machine_info": {"greenbench": greenbench_info}}
     problem = baseline_problem(doc, "baseline 0001.json")
@@ -221,7 +223,7 @@ def report_doc(name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", HOSTILE_IDS)
 def test_report_readme_and_html_keep_hostile_text_as_text(tmp_path: Path, name: str) -> None:
-    from greenbench.report import write_report
+    from greenbench.outputs.report import write_report
 
     readme = write_report(report_doc(name), tmp_path / "rep").read_text()
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", readme)  # no raw control byte reaches a terminal
@@ -239,7 +241,7 @@ def test_html_csp_allows_only_the_page_own_script_by_hash(tmp_path: Path) -> Non
     import base64
     import hashlib
 
-    from greenbench.report import write_report
+    from greenbench.outputs.report import write_report
 
     write_report(report_doc("test_a"), tmp_path / "rep")
     page = (tmp_path / "rep" / "index.html").read_text()
@@ -251,7 +253,7 @@ def test_html_csp_allows_only_the_page_own_script_by_hash(tmp_path: Path) -> Non
 
 
 def test_summary_and_history_escape_ids(tmp_path: Path) -> None:
-    from greenbench import summary
+    from greenbench.outputs import summary
 
     name = "test_x[`a`|<b>\x1b]"
     cur = make_entry(name, [1.0, 1.1, 0.9])
@@ -540,7 +542,7 @@ def test_second_writer_of_a_report_folder_is_refused_and_says_who(tmp_path: Path
 
 
 def test_results_json_with_bytes_values_is_written(tmp_path: Path) -> None:
-    from greenbench.report import write_report
+    from greenbench.outputs.report import write_report
 
     doc = report_doc("test_a[b'\\x00']")
     doc["benchmarks"][0]["params"] = {"payload": b"\x00\xff"}
@@ -560,7 +562,7 @@ def test_results_json_with_tuple_keys_and_cycles_is_written(tmp_path: Path) -> N
 
 def test_machine_info_survives_a_meter_whose_describe_fails_later() -> None:
     from greenbench.carbon import resolve_intensity
-    from greenbench.session import EnergySession
+    from greenbench.plugin.session import EnergySession
 
     class Flaky(GoodMeter):
         def describe(self) -> Any:
@@ -697,7 +699,7 @@ def test_work(benchmark):
 FULL_DISK = """
 import errno
 
-import greenbench.report as report
+import greenbench.outputs.report as report
 
 
 def fail(*args, **kwargs):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from greenbench import counted_model as CM
 from greenbench.errors import ConfigError, ScenarioError
+from greenbench.meters.counted import energy_model as CM
 from greensim import counted as GC
 from greensim.scenario import load_scenario, run_scenario
 

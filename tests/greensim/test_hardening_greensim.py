@@ -1,6 +1,6 @@
 """greensim on hostile input (issue #13): every figure finite or one clear error, never a hang.
 
-Scenario files go through greenbench.safeio (regular files only, size, BOM, nesting); every
+Scenario files go through greenbench.io.read (regular files only, size, BOM, nesting); every
 projected figure is checked finite; the public API raises ConfigError (a ValueError) on wrong
 types and values; ``greensim regions`` lists every region.  The hypothesis test feeds random
 scenario documents through parse -> run -> JSON.
@@ -80,7 +80,7 @@ def test_bom_deep_nesting_and_huge_integers_are_one_line(tmp_path: Path) -> None
 
 
 def test_size_limit(tmp_path: Path) -> None:
-    from greenbench import safeio
+    from greenbench.io import read as safeio
 
     with pytest.raises(ScenarioError, match="limit"):
         safeio.load_toml(write(tmp_path, SIMPLE), what="scenario", max_bytes=10, error=ScenarioError)

@@ -1,0 +1,268 @@
+"""Valgrind, guards: a section of :mod:`greenbench.meters.counted` (its docstring tells the whole story)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from greenbench.errors import MeterError
+from greenbench.meters.counted import energy_model as CM
+from greenbench.meters.counted.counts import (
+    _CACHE_NOTE,
+    CHILD_EVENTS,
+    DEFAULT_ROUNDS,
+    DETERMINISTIC_ENV,
+    DIR_ENV,
+    VALGRIND_ARGS,
+    counted_rounds,
+    under_counted_run,
+)
+
+if TYPE_CHECKING:
+    from greenbench.meters.counted.meter import CountedMeter
+
+
+# -- re-launching pytest under callgrind --------------------------------------
+
+#: pytest-benchmark options of the counted run: a fixed number of rounds, no warm-up by wall time, no
+#: calibration by wall time (the counted meter picks the calls per round by counts)
+def benchmark_options(rounds: int) -> dict[str, Any]:
+    return {"benchmark_min_rounds": rounds, "benchmark_max_time": 0.0, "benchmark_min_time": 0.0,
+            "benchmark_calibration_precision": 1, "benchmark_warmup": False}
+
+
+def aslr_off_prefix(machine: str | None = None) -> list[str]:
+    """``setarch ARCH -R``: no address randomisation for the counted run (Linux; [] where refused).
+
+    Addresses change hash-by-id orders, allocator paths and cache-set conflicts: with randomisation
+    on, one C-extension call was counted at 323,678 or 330,800 instructions in different processes.
+    """
+    import platform
+
+    setarch = shutil.which("setarch")
+    if setarch is None or not sys.platform.startswith("linux"):
+        return []
+    prefix = [setarch, machine or platform.machine(), "-R"]
+    try:  # containers may refuse personality(2)
+        ok = subprocess.run([*prefix, sys.executable, "-c", ""], check=False, capture_output=True,
+                            timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return prefix if ok else []
+
+
+def relaunch_command(args: Sequence[str], out_dir: str, *, valgrind: str = "valgrind",
+                     python: str = sys.executable, rounds: int = DEFAULT_ROUNDS,
+                     prefix: Sequence[str] = ()) -> list[str]:
+    """``[setarch -R] valgrind ... python -m pytest ARGS`` plus pytest-benchmark options that fix the rounds."""
+    return [
+        *prefix, valgrind, *VALGRIND_ARGS, f"--callgrind-out-file={out_dir}/cg.%p",
+        f"--log-file={out_dir}/valgrind.%p.log",  # its messages are shown after the run, cache notes left out
+        python, "-m", "pytest", *args,
+        # later options win: a fixed number of rounds, no warm-up or calibration by wall time
+        # (the counted run also sets them on its config: counted_cmdline_main)
+        f"--benchmark-min-rounds={rounds}", "--benchmark-max-time=0", "--benchmark-min-time=0",
+        "--benchmark-calibration-precision=1", "--benchmark-warmup=off",
+    ]
+
+
+def relaunch_env(out_dir: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if environ is None else environ)
+    env.update(DETERMINISTIC_ENV)
+    env[DIR_ENV] = out_dir
+    return env
+
+
+#: padding variable of the counted run's environment, and the size its strings are padded to
+PAD_ENV = "GREENBENCH_COUNTED_PAD"
+PAD_BLOCK = 16384
+
+
+def pad_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
+    """``env`` plus :data:`PAD_ENV`, sized so that the argument and environment strings take a multiple of
+    :data:`PAD_BLOCK` bytes.
+
+    Those strings sit at the top of the new process's stack, so their total size shifts every stack address:
+    a baseline run with ``--benchmark-autosave`` and a compared run with ``--benchmark-compare
+    --energy-compare-fail=1%``, or two environments whose values differ in length, otherwise start from
+    different stack addresses (alignment-dependent code paths, cache sets).  Padded, both start from the same
+    one (address randomisation is off) as long as the strings fit in the same block.
+    """
+    out = {k: v for k, v in env.items() if k != PAD_ENV}
+    size = sum(len(os.fsencode(a)) + 1 for a in argv)
+    size += sum(len(os.fsencode(k)) + len(os.fsencode(v)) + 2 for k, v in out.items())
+    size += len(PAD_ENV) + 2  # "NAME=" and the terminating NUL of the padding itself
+    out[PAD_ENV] = "x" * ((-size) % PAD_BLOCK)
+    return out
+
+
+def valgrind_messages(out_dir: str | os.PathLike[str]) -> list[str]:
+    """Valgrind's own messages of a counted run, without its notes about the host's cache sizes."""
+    lines: list[str] = []
+    for log in sorted(Path(out_dir).glob("valgrind.*.log")):
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip() and not any(note in line for note in _CACHE_NOTE):
+                lines.append(line)
+    return lines
+
+
+def refuse_xdist(option: Any) -> None:
+    """``-n N`` / ``--dist`` / ``--tx`` with the counted meter: one line saying why, before anything runs."""
+    n = getattr(option, "numprocesses", None)
+    dist = getattr(option, "dist", "no") or "no"
+    tx = getattr(option, "tx", None) or []
+    if (n not in (None, 0, "0")) or dist != "no" or tx:
+        from greenbench.errors import ConfigError
+
+        what = f"-n {n}" if n not in (None, 0, "0") else ("--tx" if tx else f"--dist={dist}")
+        raise ConfigError(f"--energy-meter=counted with {what}: pytest-benchmark disables every benchmark under "
+                          "pytest-xdist, so nothing would be counted; run the counted job without -n (its "
+                          "counts do not depend on the load, so other jobs may run beside it)")
+
+
+def counted_cmdline_main(config: Any) -> int | None:
+    """The plugin's ``pytest_cmdline_main`` for ``--energy-meter=counted``.
+
+    Outside callgrind: re-launch the same command under it (exit status: that run's).  Inside: fix
+    pytest-benchmark's rounds on the config and register :class:`CountedRunPlugin`.
+    """
+    if os.environ.get(NUMBA_WARMUP_ENV):  # the native pass before a counted run: call everything once
+        for k, v in WARMUP_OPTIONS.items():
+            if hasattr(config.option, k):
+                setattr(config.option, k, v)
+        return None
+    if under_counted_run():
+        for k, v in benchmark_options(counted_rounds()).items():
+            if hasattr(config.option, k):
+                setattr(config.option, k, v)
+        config.pluginmanager.register(counted_run_plugin(), "greenbench-counted-run")
+        return None
+    refuse_xdist(config.option)
+    return relaunch(config.invocation_params.args, cwd=config.invocation_params.dir)
+
+
+#: set in the native pass that fills Numba's cache before a counted run
+NUMBA_WARMUP_ENV = "GREENBENCH_COUNTED_NUMBA_WARMUP"
+#: that pass runs every test once with benchmarks disabled (one call each), saves, compares and reports nothing
+WARMUP_OPTIONS: dict[str, Any] = {
+    "energy_meter": "model", "benchmark_disable": True, "benchmark_autosave": False, "benchmark_save": None,
+    "benchmark_json": None, "benchmark_compare": False, "benchmark_compare_fail": None,
+    "energy_compare_fail": None, "energy_report": None, "energy_summary": None, "xmlpath": None,
+}
+
+
+def warm_numba_cache(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> float | None:
+    """Where Numba is installed: run the same tests once natively, benchmarks disabled, with the counted
+    run's ``NUMBA_CPU_NAME=generic``, so ``cache=True`` kernels are compiled natively into Numba's on-disk
+    cache and the counted run loads them instead of compiling under Valgrind (minutes each).  Its test
+    outcome does not matter (the counted run reports); its wall time in seconds (None: no Numba).
+    """
+    import importlib.util
+
+    if os.environ.get("GREENBENCH_COUNTED_NUMBA_WARMUP_SKIP") or importlib.util.find_spec("numba") is None:
+        return None
+    env = dict(os.environ)
+    env.update(DETERMINISTIC_ENV)
+    env[NUMBA_WARMUP_ENV] = "1"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-q"], cwd=cwd, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    took = time.perf_counter() - t0
+    print(f"counted meter: Numba's cache filled natively for the counted run ({took:.1f} s, NUMBA_CPU_NAME=generic)",
+          flush=True)
+    return took
+
+
+def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> int:
+    """Run the same pytest command under callgrind; its exit status."""
+    from greenbench.meters.counted import callgrind as _callgrind
+
+    valgrind = _callgrind.valgrind_path()
+    _callgrind.load()  # build the shim now: a missing header fails here, in one line, not under valgrind
+    CM.load_coefficients()  # a bad coefficients file too
+    rounds = counted_rounds()
+    warm_numba_cache(args, cwd)
+    out_dir = tempfile.mkdtemp(prefix="greenbench-counted-")
+    try:
+        cmd = relaunch_command(args, out_dir, valgrind=valgrind, rounds=rounds, prefix=aslr_off_prefix())
+        sys.stdout.flush()
+        rc = subprocess.call(cmd, cwd=cwd, env=pad_env(relaunch_env(out_dir), cmd))
+        messages = valgrind_messages(out_dir)
+        if messages:
+            print("\n".join(messages), file=sys.stderr)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return rc if rc >= 0 else 128 - rc
+
+
+# -- inside the counted run ---------------------------------------------------------
+
+#: meters whose measured round refuses child processes (the audit hook is process-wide and permanent)
+_METERS: list[CountedMeter] = []
+
+
+_AUDIT_INSTALLED = False
+
+
+class ChildProcessRefused(MeterError):
+    """A benchmark started a child process inside a measured counted round."""
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event not in CHILD_EVENTS:
+        return
+    for meter in _METERS:
+        if meter.in_round:
+            meter.in_round = False
+            raise ChildProcessRefused(
+                f"counted meter: {meter.benchmark or 'this benchmark'} starts a child process ({event}) inside a "
+                "measured round; callgrind counts this process only, so the child's work would be missing from "
+                "its energy. Measure it with another meter (--energy-meter=model), or start the child outside "
+                "the benchmarked call")
+
+
+def refuse_child_processes(meter: CountedMeter) -> None:
+    """Make ``meter``'s measured rounds refuse a fork/exec/spawn (Python audit events, PEP 578)."""
+    global _AUDIT_INSTALLED
+    if not _AUDIT_INSTALLED:
+        sys.addaudithook(_audit)
+        _AUDIT_INSTALLED = True
+    if meter not in _METERS:
+        _METERS.append(meter)
+
+
+def seed_random() -> None:
+    """``random.seed(0)`` and numpy's global ``np.random.seed(0)`` when numpy is loaded."""
+    import random
+
+    random.seed(0)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        import contextlib
+
+        with contextlib.suppress(Exception):  # a numpy without the legacy global generator
+            np.random.seed(0)
+
+
+def counted_run_plugin() -> Any:
+    """Hooks of the counted run: seed before each test module is imported and before each test."""
+    import pytest
+
+    class CountedRunPlugin:
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_collectstart(self, collector: Any) -> None:
+            if isinstance(collector, pytest.Module):
+                seed_random()  # module-level random data: the same whichever modules were imported before
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_setup(self, item: Any) -> None:
+            seed_random()
+
+    return CountedRunPlugin()
