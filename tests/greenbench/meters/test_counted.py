@@ -238,15 +238,20 @@ def test_end_to_end_counted_gate(pytester: pytest.Pytester) -> None:
         def test_spawns(benchmark):
             benchmark(subprocess.run, [sys.executable, "-c", ""])
     """)
-    r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider", "--benchmark-autosave")
+    r = pytester.runpytest_subprocess("--energy-meter=counted", "-p", "no:cacheprovider")
     out = r.stdout.str() + r.stderr.str()
     assert r.ret == 1, out  # issue #20/#21: a benchmark with a child process is refused by name, the rest counted
     assert "test_spawns starts a child process (subprocess.Popen)" in out
     assert "cache found" not in out and "total_size" not in out  # Valgrind's cache-size notes are hidden
+    # baseline and head run the same selection, as a CI job does: what ran before a benchmark in the same
+    # process still moves a small benchmark's counts (here ~1% after a test that imported subprocess; issue #20)
+    r = pytester.runpytest_subprocess("test_tiny.py", "--energy-meter=counted", "-p", "no:cacheprovider",
+                                      "--benchmark-autosave")
+    assert r.ret == 0, r.stdout.str() + r.stderr.str()
     saved = json.loads(next((pytester.path / ".benchmarks").rglob("*.json")).read_text())
     assert saved["machine_info"]["greenbench"]["meter"]["source"] == "counted"
     e = {b["name"]: b["extra_info"].get("energy") for b in saved["benchmarks"]}
-    assert e["test_spawns"] is None
+    assert "test_spawns" not in e
     assert e["test_a"]["estimated"] is True and isinstance(e["test_a"]["counts"]["instructions"], int)
     assert len(e["test_a"]["rounds_j"]) == C.DEFAULT_ROUNDS
     # warm rounds agree (pymalloc may map a fresh arena in one round: a few 1e-4 more, never less)
