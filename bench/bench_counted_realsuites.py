@@ -1,7 +1,7 @@
 """Counted vs default meter on real third-party suites, side by side (issue #20's done-when script).
 
     python bench/bench_counted_realsuites.py \\
-        --suite cattrs=/work/thirdparty/cattrs::bench --ignore=bench/test_enums.py \\
+        --suite cattrs=CHECKOUT/cattrs::bench --ignore=bench/test_enums.py \\
         --subset cattrs::bench/test_primitives.py --plant "cattrs::test_unstructure_int[Converter]" \\
         --runs 5 --meters counted,model --busy 0,2
 

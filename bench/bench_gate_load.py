@@ -17,8 +17,8 @@ and ``replay`` recomputes every verdict from the saved JSON with the gate as it 
     python bench/bench_gate_load.py collect --out /tmp/gl --condition asis
     python bench/bench_gate_load.py replay --out /tmp/gl
 
-Third-party suite: ``CATTRS_DIR`` (default /work/thirdparty/gate-cattrs, holding cattrs v26.1.0's
-``bench/`` and ``pyproject.toml``, and ``site/`` with ``pip install --target site cattrs==26.1.0``).
+Third-party suite: ``CATTRS_DIR`` (default ``cattrs-checkout`` in the current folder; a folder outside
+this repository holding cattrs v26.1.0's ``bench/`` and ``pyproject.toml``, and ``site/`` with ``pip install --target site cattrs==26.1.0``).
 Timings depend on the machine's load: say so when quoting them.
 """
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-CATTRS_DIR = Path(os.environ.get("CATTRS_DIR", "/work/thirdparty/gate-cattrs"))
+CATTRS_DIR = Path(os.environ.get("CATTRS_DIR", "cattrs-checkout"))  # relative to the current folder
 CATTRS_FILES = ["bench/test_primitives.py", "bench/test_attrs_primitives.py", "bench/test_attrs_nested.py"]
 #: the planted benchmark of each suite (a substring of its node id)
 PLANT = {
