@@ -18,7 +18,8 @@ and ``replay`` recomputes every verdict from the saved JSON with the gate as it 
     python bench/bench_gate_load.py replay --out /tmp/gl
 
 Third-party suite: ``CATTRS_DIR`` (default ``cattrs-checkout`` in the current folder; a folder outside
-this repository holding cattrs v26.1.0's ``bench/`` and ``pyproject.toml``, and ``site/`` with ``pip install --target site cattrs==26.1.0``).
+this repository holding cattrs v26.1.0's ``bench/`` and ``pyproject.toml``, and ``site/`` with
+``pip install --target site cattrs==26.1.0``).
 Timings depend on the machine's load: say so when quoting them.
 """
 
