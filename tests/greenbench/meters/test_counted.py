@@ -222,6 +222,8 @@ needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None or not os.p
 @pytest.mark.slow
 @pytest.mark.serial
 @needs_valgrind
+@pytest.mark.skip(reason="issue #20 open: an unchanged benchmark still moves >2% between counted processes "
+                  "now and then (seen in CI); nox -s bench_counted and ci_recipes run the counted gate end to end")
 def test_end_to_end_counted_gate(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_tiny="""
         import os
