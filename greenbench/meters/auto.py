@@ -228,8 +228,10 @@ _EXPLICIT: dict[str, Callable[[], Meter]] = {
 
 def _counted() -> Meter:
     from greenbench.meters.counted import CountedMeter
+    from greenbench.meters.counted.xdist import controller_meter
 
-    return CountedMeter()
+    controller = controller_meter()  # issue #20: a counted -n run's native controller measures nothing itself
+    return controller if controller is not None else CountedMeter()
 
 
 #: --energy-meter MODULE:CLASS (CLASS may be dotted: an attribute of an attribute)

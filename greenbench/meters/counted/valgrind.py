@@ -58,6 +58,13 @@ def aslr_off_prefix(machine: str | None = None) -> list[str]:
     return prefix if ok else []
 
 
+def round_options(rounds: int) -> list[str]:
+    """pytest-benchmark options of the counted run (later options win; the run also sets them on its config:
+    counted_cmdline_main): a fixed number of rounds, no warm-up or calibration by wall time."""
+    return [f"--benchmark-min-rounds={rounds}", "--benchmark-max-time=0", "--benchmark-min-time=0",
+            "--benchmark-calibration-precision=1", "--benchmark-warmup=off"]
+
+
 def relaunch_command(args: Sequence[str], out_dir: str, *, valgrind: str = "valgrind",
                      python: str = sys.executable, rounds: int = DEFAULT_ROUNDS,
                      prefix: Sequence[str] = ()) -> list[str]:
@@ -65,11 +72,7 @@ def relaunch_command(args: Sequence[str], out_dir: str, *, valgrind: str = "valg
     return [
         *prefix, valgrind, *VALGRIND_ARGS, f"--callgrind-out-file={out_dir}/cg.%p",
         f"--log-file={out_dir}/valgrind.%p.log",  # its messages are shown after the run, cache notes left out
-        python, "-m", "pytest", *args,
-        # later options win: a fixed number of rounds, no warm-up or calibration by wall time
-        # (the counted run also sets them on its config: counted_cmdline_main)
-        f"--benchmark-min-rounds={rounds}", "--benchmark-max-time=0", "--benchmark-min-time=0",
-        "--benchmark-calibration-precision=1", "--benchmark-warmup=off",
+        python, "-m", "pytest", *args, *round_options(rounds),
     ]
 
 
@@ -113,39 +116,42 @@ def valgrind_messages(out_dir: str | os.PathLike[str]) -> list[str]:
     return lines
 
 
-def refuse_xdist(option: Any) -> None:
-    """``-n N`` / ``--dist`` / ``--tx`` with the counted meter: one line saying why, before anything runs."""
-    n = getattr(option, "numprocesses", None)
-    dist = getattr(option, "dist", "no") or "no"
-    tx = getattr(option, "tx", None) or []
-    if (n not in (None, 0, "0")) or dist != "no" or tx:
-        from greenbench.errors import ConfigError
+def refuse_xdist(option: Any) -> bool:
+    """Whether the counted run is asked for xdist workers (``-n N``, ``--tx``, ``--dist``): True runs one
+    Valgrind per worker (greenbench.meters.counted.xdist).  What it cannot count (ssh/socket workers, a
+    ``python=`` of the user's) is refused in one line (ConfigError), before anything runs."""
+    from greenbench.meters.counted.xdist import xdist_requested
 
-        what = f"-n {n}" if n not in (None, 0, "0") else ("--tx" if tx else f"--dist={dist}")
-        raise ConfigError(f"--energy-meter=counted with {what}: pytest-benchmark disables every benchmark under "
-                          "pytest-xdist, so nothing would be counted; run the counted job without -n (its "
-                          "counts do not depend on the load, so other jobs may run beside it)")
+    return xdist_requested(option)
 
 
 def counted_cmdline_main(config: Any) -> int | None:
     """The plugin's ``pytest_cmdline_main`` for ``--energy-meter=counted``.
 
-    Outside callgrind: re-launch the same command under it (exit status: that run's).  Inside: fix
-    pytest-benchmark's rounds on the config and register :class:`CountedRunPlugin`.
+    Outside callgrind: re-launch the same command under it (exit status: that run's); with xdist (``-n N``),
+    a native controller whose workers run under it.  Inside: fix pytest-benchmark's rounds on the config and
+    register :class:`CountedRunPlugin` (an xdist worker also its shipping hooks; the controller its merging).
     """
     if os.environ.get(NUMBA_WARMUP_ENV):  # the native pass before a counted run: call everything once
         for k, v in WARMUP_OPTIONS.items():
             if hasattr(config.option, k):
                 setattr(config.option, k, v)
         return None
-    if under_counted_run():
+    from greenbench.meters.counted import xdist
+
+    if under_counted_run() or xdist.in_controller():
         for k, v in benchmark_options(counted_rounds()).items():
             if hasattr(config.option, k):
                 setattr(config.option, k, v)
+        if xdist.in_controller() and not under_counted_run():
+            config.pluginmanager.register(xdist.controller_plugin(config), "greenbench-counted-xdist")
+            return None
+        if hasattr(config, "workerinput"):  # an xdist worker under Valgrind
+            config.pluginmanager.register(xdist.worker_plugin(config), "greenbench-counted-xdist")
         config.pluginmanager.register(counted_run_plugin(), "greenbench-counted-run")
         return None
-    refuse_xdist(config.option)
-    return relaunch(config.invocation_params.args, cwd=config.invocation_params.dir)
+    workers = refuse_xdist(config.option)
+    return relaunch(config.invocation_params.args, cwd=config.invocation_params.dir, workers=workers)
 
 
 #: set in the native pass that fills Numba's cache before a counted run
@@ -180,8 +186,9 @@ def warm_numba_cache(args: Sequence[str], cwd: str | os.PathLike[str] | None = N
     return took
 
 
-def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> int:
-    """Run the same pytest command under callgrind; its exit status."""
+def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *, workers: bool = False) -> int:
+    """Run the same pytest command under callgrind (``workers``: a native xdist controller whose workers run
+    under callgrind, greenbench.meters.counted.xdist); its exit status."""
     from greenbench.meters.counted import callgrind as _callgrind
 
     valgrind = _callgrind.valgrind_path()
@@ -191,9 +198,14 @@ def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> 
     warm_numba_cache(args, cwd)
     out_dir = tempfile.mkdtemp(prefix="greenbench-counted-")
     try:
-        cmd = relaunch_command(args, out_dir, valgrind=valgrind, rounds=rounds, prefix=aslr_off_prefix())
-        sys.stdout.flush()
-        rc = subprocess.call(cmd, cwd=cwd, env=pad_env(relaunch_env(out_dir), cmd))
+        if workers:
+            from greenbench.meters.counted import xdist
+
+            rc = xdist.launch(args, cwd, out_dir, valgrind=valgrind, rounds=rounds, prefix=aslr_off_prefix())
+        else:
+            cmd = relaunch_command(args, out_dir, valgrind=valgrind, rounds=rounds, prefix=aslr_off_prefix())
+            sys.stdout.flush()
+            rc = subprocess.call(cmd, cwd=cwd, env=pad_env(relaunch_env(out_dir), cmd))
         messages = valgrind_messages(out_dir)
         if messages:
             print("\n".join(messages), file=sys.stderr)
