@@ -16,6 +16,8 @@ pytest-benchmark disables every benchmark when xdist is active, and keeps result
   benchmark as pytest-benchmark's own ``Metadata`` (statistics recomputed from the shipped per-round data, so
   they are the worker's exactly) in collection order, and from there pytest-benchmark's saving, table and
   ``--benchmark-compare`` and greenbench's gate, report and summary run as in a ``-n 0`` run;
+* tests are split between the workers in fixed contiguous slices (:func:`static_scheduler`, for xdist's
+  default ``--dist load``), so each benchmark runs after the same tests in every run of the same selection;
 * the controller's meter (:func:`controller_meter`) describes the counted meter for the saved run and the gate
   but measures nothing.
 
@@ -248,6 +250,45 @@ def _reenable(bs: Any, only: bool) -> None:
         bs.skip = False
 
 
+def _worker_number(node: Any) -> tuple[int, str]:
+    wid = str(getattr(getattr(node, "gateway", None), "id", ""))
+    return (int(wid[2:]) if wid[2:].isdigit() else 1 << 30, wid)
+
+
+def static_scheduler(config: Any, log: Any = None) -> Any:
+    """xdist's ``load`` scheduling with a fixed split: worker ``gwK`` runs the K-th contiguous slice of the
+    collection (sizes differ by at most one test), whatever the timing.
+
+    A counted benchmark's counts depend a little on what ran before it in its process (issue #20); xdist's own
+    ``load`` hands tests to whichever worker is free first, so a benchmark's predecessors would change from run
+    to run.  With the fixed split they are the same in every run of the same selection and ``-n`` (and ``gw0``'s
+    are those of a ``-n 0`` run).  A counted benchmark costs about the same whatever it measures (rounds of
+    ~1 M instructions), so equal counts of tests are about equal work.
+    """
+    from xdist.scheduler import LoadScheduling
+
+    class StaticLoadScheduling(LoadScheduling):
+        def schedule(self) -> None:
+            assert self.collection_is_completed
+            if getattr(self, "collection", None) is not None:  # a worker replaced a crashed one
+                super().schedule()
+                return
+            if not self._check_nodes_have_same_collection():
+                self.log("**Different tests collected, aborting run**")
+                return
+            collection = list(next(iter(self.node2collection.values())))
+            self.collection = collection
+            self.pending[:] = range(len(collection))
+            nodes = sorted(self.nodes, key=_worker_number)
+            for i, node in enumerate(nodes):
+                left = len(nodes) - i
+                self._send_tests(node, -(-len(self.pending) // left))  # ceil: the first slices take the rest
+            for node in nodes:
+                node.shutdown()
+
+    return StaticLoadScheduling(config, log)
+
+
 #: options a worker drops: the controller saves, compares, gates and reports for the whole run
 WORKER_OPTIONS: dict[str, Any] = {
     "benchmark_autosave": False, "benchmark_save": None, "benchmark_json": None, "benchmark_compare": False,
@@ -275,6 +316,11 @@ def controller_plugin(config: Any) -> Any:
             bs = getattr(session.config, "_benchmarksession", None)
             if bs is not None:
                 _reenable(bs, only)
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_xdist_make_scheduler(self, config: Any, log: Any) -> Any:
+            # -n N's default distribution: a fixed split (a benchmark's predecessors are the same every run)
+            return static_scheduler(config, log) if config.getvalue("dist") == "load" else None
 
         def pytest_testnodedown(self, node: Any, error: Any) -> None:
             from greenbench.plugin import session_of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -74,6 +75,40 @@ def test_controller_meter_describes_the_counted_meter(monkeypatch: pytest.Monkey
 
     with pytest.raises(MeterError, match="measures nothing"):
         meter.start()
+
+
+class FakeNode:
+    def __init__(self, wid: str) -> None:
+        self.gateway = types.SimpleNamespace(id=wid)
+        self.sent: list[int] = []
+        self.shutting_down = False
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.sent += indices
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+@pytest.mark.parametrize("tests, workers, slices", [
+    (10, 3, [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]),
+    (2, 3, [[0], [1], []]),
+    (40, 2, [list(range(20)), list(range(20, 40))]),
+])
+def test_fixed_split_whatever_order_the_workers_came_up_in(tests: int, workers: int,
+                                                           slices: list[list[int]]) -> None:
+    config = types.SimpleNamespace(getvalue=lambda k: ["popen"] * workers, getoption=lambda k: None)
+    sched = X.static_scheduler(config)
+    nodes = [FakeNode(f"gw{i}") for i in range(workers)]
+    collection = [f"t.py::test_{i}" for i in range(tests)]
+    for node in reversed(nodes):  # gw2 ready first
+        sched.add_node(node)
+    for node in reversed(nodes):
+        sched.add_node_collection(node, collection)
+    assert sched.collection_is_completed
+    sched.schedule()
+    assert [n.sent for n in nodes] == slices
+    assert all(n.shutting_down for n in nodes) and not sched.pending
 
 
 # -- shipping a worker's benchmarks and merging them in the controller -----------------------------
@@ -183,7 +218,9 @@ def test_n2_saves_what_n0_saves(pytester: pytest.Pytester) -> None:
     out = r2.stdout.str() + r2.stderr.str()
     assert r2.ret == 0, out
     assert "Benchmarks are automatically disabled" not in out and "cache found" not in out
-    r2.stdout.fnmatch_lines(["*benchmark: 4 tests*", "*greenbench energy*"])  # both tables, every benchmark
+    r2.stdout.fnmatch_lines(["*greenbench energy*", "*benchmark: 4 tests*"])  # both tables, every benchmark
+    if importlib.util.find_spec("numba") is not None:  # the native pass filling Numba's cache: once, before
+        assert out.count("Numba's cache filled natively") == 1
     n0, n2 = (json.loads((pytester.path / f).read_text()) for f in ("n0.json", "n2.json"))
     assert [b["fullname"] for b in n2["benchmarks"]] == [b["fullname"] for b in n0["benchmarks"]]
     assert n2["machine_info"]["greenbench"] == n0["machine_info"]["greenbench"]
