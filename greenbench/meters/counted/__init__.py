@@ -6,7 +6,8 @@ re-launches the same command under ``setarch -R valgrind --tool=callgrind
 with a fixed hash seed, no address randomisation, one thread for
 BLAS/OpenMP/torch/Numba and fixed rounds (no calibration by wall time), and
 exits with that run's status (under pytest-xdist, ``-n N``, only the workers
-run under callgrind: :func:`worker_wrapper`).
+run under callgrind and the native controller merges their results:
+:mod:`greenbench.meters.counted.xdist`).
 
 Inside it, the recorder hands every measured round to
 :meth:`CountedMeter.run_round` (issue #20), which makes the counts a property
