@@ -64,7 +64,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     relaunch = cmdline_relaunch(getattr(config.option, "energy_meter", None))
     if relaunch is None or config.option.help or config.option.version:
         return None
-    try:  # issue #20: inside the counted run it fixes the rounds and seeds; -n N: one Valgrind per worker (counted/xdist.py)
+    try:  # issue #20: inside the counted run it fixes the rounds and seeds; -n N: a Valgrind per worker
         return relaunch(config)
     except GreenbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
