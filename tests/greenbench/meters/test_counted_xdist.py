@@ -253,3 +253,17 @@ def test_n2_gate_fails_a_planted_regression(pytester: pytest.Pytester) -> None:
     assert "regression" in (pytester.path / "summary.md").read_text()
     results = json.loads((pytester.path / "rep" / "results.json").read_text())
     assert len(results["benchmarks"]) == 4
+
+
+def test_other_meters_under_n_keep_pytest_benchmarks_behaviour(pytester: pytest.Pytester) -> None:
+    """Only the counted meter re-enables benchmarks under xdist; the model meter's -n run is unchanged."""
+    pytester.makepyfile(test_tiny=TINY)
+    pytester.makeini("[pytest]\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[3]))
+        r = pytester.runpytest_subprocess("--energy-meter=model", "-n", "2", "-p", "no:cacheprovider",
+                                          "-p", "no:randomly", "--benchmark-json=out.json")
+    out = r.stdout.str() + r.stderr.str()
+    assert r.ret == 0, out
+    assert "Benchmarks are automatically disabled because xdist plugin is active" in out
+    assert not (pytester.path / "out.json").exists()
