@@ -195,6 +195,8 @@ def planted(tmp: Path) -> None:
 
 
 def cost(tmp: Path, runs: int) -> None:
+    from greenbench.meters.counted import profile as P
+
     configs = {"profile off": {"GREENBENCH_COUNTED_PROFILE": "0"},
                "profile on (default)": {},
                "on + Python level for all": {"GREENBENCH_PYPROFILE": "all"}}
@@ -231,10 +233,24 @@ def cost(tmp: Path, runs: int) -> None:
     _, profs = extra["profile on (default)"]
     if profs:
         shares = sorted(p["listed_share"] for p in profs)
-        counts = sorted(len(p["functions"]) for p in profs)
+        counts = sorted(len(P.functions(p)) for p in profs)
+        below = [p for p in profs if p["listed_share"] < P.COVERAGE]
         print(f"\nprofiles: {len(profs)}; functions kept per benchmark: median {counts[len(counts) // 2]}, "
-              f"max {counts[-1]}; share of the energy they hold: min {shares[0]:.1%}, "
-              f"median {shares[len(shares) // 2]:.1%}")
+              f"max {counts[-1]}; share of the energy they hold: min {shares[0]:.2%}, "
+              f"median {shares[len(shares) // 2]:.2%}; below {P.COVERAGE:.0%}: {len(below)}"
+              + (f" (capped at {P.MAX_FUNCTIONS}: {', '.join(str(p.get('capped')) for p in below[:3])})" if below
+                 else ""))
+        plain = tmp / "plain.json"
+        done = subprocess.run([PY, "-m", "pytest", "--noconftest", str(ROOT / "bench/realsuite/test_realsuite.py"),
+                               "-p", "no:greenbench", "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
+                               "--benchmark-json", str(plain)], cwd=tmp, env=env0, capture_output=True, text=True,
+                              check=False)
+        if done.returncode == 0:
+            size = plain.stat().st_size
+            print(f"plain pytest-benchmark JSON of the same suite (no greenbench): {size:,} B; profile on: "
+                  f"{sizes['profile on (default)'] / size:.2f}x of it, profile off: {off_s / size:.2f}x")
+        else:
+            print(f"plain pytest-benchmark run failed (rc={done.returncode}): {done.stdout[-500:]}")
     print(f"all wall times: {json.dumps({k: [round(w, 1) for w in v] for k, v in walls.items()})}")
     print(f"all CPU times: {json.dumps({k: [round(w, 1) for w in v] for k, v in cpus.items()})}")
 

@@ -237,6 +237,9 @@ class EnergySession:
             block = (entry.get("extra_info") or {}).get("energy")
             if isinstance(block, Mapping) and isinstance(entry.get("stats"), dict):
                 entry["stats"].update(R.stats_fields(block))
+        from greenbench.meters.counted import profile  # issue #24: one table of the profiles' names per saved run
+
+        profile.compress_run(output_json)
 
     # -- the gate --------------------------------------------------------
     def check_baseline(self, compared: Mapping[str, Any], where: str) -> None:
@@ -411,6 +414,9 @@ def current_json(config: Any) -> dict[str, Any] | None:
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config),
     )
     config.hook.pytest_benchmark_update_json(config=config, benchmarks=benchmarks, output_json=output)
+    from greenbench.meters.counted import profile  # issue #24: the gate reads whole profiles
+
+    profile.expand_run(output, "this run")
     return dict(output)
 
 
