@@ -92,9 +92,16 @@ class FnCost:
     call_cost: list[int] = field(default_factory=list)  # inclusive cost of the calls it made
 
 
+_COST_START = frozenset("0123456789+-*")
+
+
 def _is_cost_line(line: str) -> bool:
-    c = line[0]
-    return c.isdigit() or c in "+-*"
+    return line[0] in _COST_START
+
+
+def _int(text: str) -> int:
+    """A position: decimal, or hex (``0x..``) as callgrind writes instruction addresses."""
+    return int(text) if text.isdigit() else int(text, 0)
 
 
 def parse_functions(text: str, where: str = "callgrind output") -> tuple[list[str], dict[tuple[str, str], FnCost]]:
@@ -128,10 +135,11 @@ def parse_functions(text: str, where: str = "callgrind output") -> tuple[list[st
             return table[key]
         return value
 
+    cost_start = _COST_START
     for raw in text.splitlines():
         if not raw or raw[0] == "#":
             continue
-        if _is_cost_line(raw):
+        if raw[0] in cost_start:
             if events is None:
                 raise DataError(f"{where}: cost line before 'events:'")
             parts = raw.split()
@@ -142,13 +150,14 @@ def parse_functions(text: str, where: str = "callgrind output") -> tuple[list[st
                     continue
                 base = last_pos[i] if i < len(last_pos) else 0
                 try:
-                    v = int(p, 0) if p[0] not in "+-" else base + int(p[1:], 0) * (1 if p[0] == "+" else -1)
+                    c = p[0]
+                    v = base + _int(p[1:]) if c == "+" else base - _int(p[1:]) if c == "-" else _int(p)
                 except ValueError:
                     raise DataError(f"{where}: bad position {p!r}") from None
                 if i < len(last_pos):
                     last_pos[i] = v
             try:
-                values = [int(x) for x in parts[npos:]]
+                values = list(map(int, parts[npos:]))
             except ValueError:
                 raise DataError(f"{where}: bad cost line {raw[:60]!r}") from None
             if cur is None:
