@@ -25,7 +25,9 @@ default), and on with the Python level for every benchmark
 (``GREENBENCH_PYPROFILE=all``), ``--runs`` fresh processes each, interleaved:
 CPU time of the whole process tree (pytest and Valgrind; less disturbed by
 other processes than wall time, not immune: they share caches and cores),
-whole-process wall time (both minimum over runs) and the saved JSON's size.
+whole-process wall time (both minimum over runs) and the saved JSON's size; then how many functions each
+benchmark keeps and what share of its energy they hold (how many miss 99 %, and why), and the size of the same
+suite's plain pytest-benchmark JSON (greenbench off) for scale.
 """
 
 from __future__ import annotations
@@ -163,26 +165,30 @@ def planted(tmp: Path) -> None:
     base_env = {**os.environ, "PYTHONPATH": f"{vanilla}{os.pathsep}{ROOT}", "PLANT": "--",
                 "GREENBENCH_PYPROFILE": "flagged", "PAD": ""}
     storage = ["--benchmark-storage", str(tmp / "storage")]
-    wall, out, rc = counted([*storage, "--benchmark-autosave", "--benchmark-json", str(tmp / "base.json")], suite,
+    # the command lines have the same length too (the arguments sit beside the environment at the top of the
+    # stack): "--benchmark-save=0000000" / "--benchmark-compare=0001" and "--benchmark-columns=mean" (the display
+    # table's columns only) / "--energy-compare-fail=1%" are 24 characters each, and so on
+    wall, out, rc = counted([*storage, "--benchmark-save=0000000", "--benchmark-columns=mean",
+                             "--benchmark-json", str(tmp / "run-0.json")], suite,
                             {**base_env, "GREENBENCH_PYPROFILE": "all", "PAD": "xxxx"})
     print(f"baseline: {wall:.0f} s, rc={rc}")
     if rc != 0:
         print(out[-3000:])
         raise SystemExit(1)
-    base = R.load(tmp / "base.json")
+    base = R.load(tmp / "run-0.json")
     for plant, (bench, level, fragment) in EXPECTED.items():
         env = {**base_env, "PLANT": plant}
         if plant == "c":
             env = {**env, "PYTHONPATH": f"{variant}{os.pathsep}{ROOT}", "PLANT": "--"}
-        wall, out, rc = counted([*storage, "--benchmark-compare", "--energy-compare-fail=1%",
-                                 "--benchmark-json", str(tmp / f"{plant}.json")], suite, env)
+        wall, out, rc = counted([*storage, "--benchmark-compare=0001", "--energy-compare-fail=1%",
+                                 "--benchmark-json", str(tmp / f"run-{plant[0]}.json")], suite, env)
         print(f"\n=== plant {plant!r} ({wall:.0f} s, pytest rc={rc}): the gate's verdicts ===")
         for line in out.splitlines():
             if ": regression" in line or ": inconclusive" in line or line.startswith("energy gate") \
                     or line.startswith("    "):
                 print(line[:220])
-        found = X.explain_runs(base, R.load(tmp / f"{plant}.json"))
-        print(f"--- greenbench explain base.json {plant}.json ---")
+        found = X.explain_runs(base, R.load(tmp / f"run-{plant[0]}.json"))
+        print(f"--- greenbench explain run-0.json run-{plant[0]}.json ---")
         for name, bj, cj, ex in found:
             short = name.split("::")[-1]
             listed = {"native": [c.name for c in ex.native], "python": [c.name for c in ex.python]}

@@ -15,8 +15,11 @@ followed by the call's inclusive cost), keeps, per function:
   (direct self-recursion excluded; capped at the total);
 
 and stores, per call of the benchmark, only the functions that together make
-:data:`COVERAGE` (99%) of its counted energy, at most :data:`MAX_FUNCTIONS`,
-with the rest summed as ``other``: ``extra_info["energy"]["profile"]``.
+:data:`COVERAGE` (99%) of its counted energy (:data:`MAX_FUNCTIONS` is only a
+safety bound; ``capped`` says when it bites), with the rest summed as
+``other``: ``extra_info["energy"]["profile"]``, compactly (format 2, see
+:func:`build`); a saved file keeps the names once for the run
+(:func:`compress_run` / :func:`expand_run`).
 
 Functions are named as a developer finds them: ``symbol`` + shared object
 (basename) + ``file:line`` (the first line of the function that had a cost)
