@@ -153,14 +153,6 @@ def pytest_benchmark_compare_machine_info(
 ) -> None:
     es = _session(config)
     if es is not None:
-        import contextlib
-
-        from greenbench.errors import DataError
-        from greenbench.meters.counted import profile  # issue #24: the baseline's profiles, whole again
-
-        # a bad table leaves them as stored: the gate's "where" then says the profile is unusable, in one line
-        with contextlib.suppress(DataError):
-            profile.expand_run(compared_benchmark, "baseline")
         es.baseline_machine_info = compared_benchmark.get("machine_info")
         es.baseline_run = _run_provenance(compared_benchmark)  # issue #23: the summary names what it compared
         config.stash.setdefault(_COMPARED, []).append(compared_benchmark)
