@@ -246,14 +246,16 @@ def cost(tmp: Path, runs: int) -> None:
               f"median {shares[len(shares) // 2]:.2%}; below {P.COVERAGE:.0%}: {len(below)}"
               + (f" (capped at {P.MAX_FUNCTIONS}: {', '.join(str(p.get('capped')) for p in below[:3])})" if below
                  else ""))
-        plain = tmp / "plain.json"
+        # pytest-benchmark's storage (its --benchmark-json, unlike the storage, holds every round's time: hundreds
+        # of MB for thousands of calibrated rounds)
         done = subprocess.run([PY, "-m", "pytest", "--noconftest", str(ROOT / "bench/realsuite/test_realsuite.py"),
                                "-p", "no:greenbench", "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
-                               "--benchmark-json", str(plain)], cwd=tmp, env=env0, capture_output=True, text=True,
-                              check=False)
-        if done.returncode == 0:
-            size = plain.stat().st_size
-            print(f"plain pytest-benchmark JSON of the same suite (no greenbench): {size:,} B; profile on: "
+                               "--benchmark-autosave", "--benchmark-storage", str(tmp / "plain")], cwd=tmp, env=env0,
+                              capture_output=True, text=True, check=False)
+        saved = sorted((tmp / "plain").glob("*/*.json"))
+        if done.returncode == 0 and saved:
+            size = saved[-1].stat().st_size
+            print(f"plain pytest-benchmark storage of the same suite (no greenbench): {size:,} B; profile on: "
                   f"{sizes['profile on (default)'] / size:.2f}x of it, profile off: {off_s / size:.2f}x")
         else:
             print(f"plain pytest-benchmark run failed (rc={done.returncode}): {done.stdout[-500:]}")
