@@ -25,7 +25,9 @@ default), and on with the Python level for every benchmark
 (``GREENBENCH_PYPROFILE=all``), ``--runs`` fresh processes each, interleaved:
 CPU time of the whole process tree (pytest and Valgrind; less disturbed by
 other processes than wall time, not immune: they share caches and cores),
-whole-process wall time (both minimum over runs) and the saved JSON's size.
+whole-process wall time (both minimum over runs) and the saved JSON's size; then how many functions each
+benchmark keeps and what share of its energy they hold (how many miss 99 %, and why), and the size of the same
+suite's plain pytest-benchmark JSON (greenbench off) for scale.
 """
 
 from __future__ import annotations
@@ -163,26 +165,30 @@ def planted(tmp: Path) -> None:
     base_env = {**os.environ, "PYTHONPATH": f"{vanilla}{os.pathsep}{ROOT}", "PLANT": "--",
                 "GREENBENCH_PYPROFILE": "flagged", "PAD": ""}
     storage = ["--benchmark-storage", str(tmp / "storage")]
-    wall, out, rc = counted([*storage, "--benchmark-autosave", "--benchmark-json", str(tmp / "base.json")], suite,
+    # the command lines have the same length too (the arguments sit beside the environment at the top of the
+    # stack): "--benchmark-save=0000000" / "--benchmark-compare=0001" and "--benchmark-columns=mean" (the display
+    # table's columns only) / "--energy-compare-fail=1%" are 24 characters each, and so on
+    wall, out, rc = counted([*storage, "--benchmark-save=0000000", "--benchmark-columns=mean",
+                             "--benchmark-json", str(tmp / "run-0.json")], suite,
                             {**base_env, "GREENBENCH_PYPROFILE": "all", "PAD": "xxxx"})
     print(f"baseline: {wall:.0f} s, rc={rc}")
     if rc != 0:
         print(out[-3000:])
         raise SystemExit(1)
-    base = R.load(tmp / "base.json")
+    base = R.load(tmp / "run-0.json")
     for plant, (bench, level, fragment) in EXPECTED.items():
         env = {**base_env, "PLANT": plant}
         if plant == "c":
             env = {**env, "PYTHONPATH": f"{variant}{os.pathsep}{ROOT}", "PLANT": "--"}
-        wall, out, rc = counted([*storage, "--benchmark-compare", "--energy-compare-fail=1%",
-                                 "--benchmark-json", str(tmp / f"{plant}.json")], suite, env)
+        wall, out, rc = counted([*storage, "--benchmark-compare=0001", "--energy-compare-fail=1%",
+                                 "--benchmark-json", str(tmp / f"run-{plant[0]}.json")], suite, env)
         print(f"\n=== plant {plant!r} ({wall:.0f} s, pytest rc={rc}): the gate's verdicts ===")
         for line in out.splitlines():
             if ": regression" in line or ": inconclusive" in line or line.startswith("energy gate") \
                     or line.startswith("    "):
                 print(line[:220])
-        found = X.explain_runs(base, R.load(tmp / f"{plant}.json"))
-        print(f"--- greenbench explain base.json {plant}.json ---")
+        found = X.explain_runs(base, R.load(tmp / f"run-{plant[0]}.json"))
+        print(f"--- greenbench explain run-0.json run-{plant[0]}.json ---")
         for name, bj, cj, ex in found:
             short = name.split("::")[-1]
             listed = {"native": [c.name for c in ex.native], "python": [c.name for c in ex.python]}
@@ -195,6 +201,8 @@ def planted(tmp: Path) -> None:
 
 
 def cost(tmp: Path, runs: int) -> None:
+    from greenbench.meters.counted import profile as P
+
     configs = {"profile off": {"GREENBENCH_COUNTED_PROFILE": "0"},
                "profile on (default)": {},
                "on + Python level for all": {"GREENBENCH_PYPROFILE": "all"}}
@@ -231,10 +239,26 @@ def cost(tmp: Path, runs: int) -> None:
     _, profs = extra["profile on (default)"]
     if profs:
         shares = sorted(p["listed_share"] for p in profs)
-        counts = sorted(len(p["functions"]) for p in profs)
+        counts = sorted(len(P.functions(p)) for p in profs)
+        below = [p for p in profs if p["listed_share"] < P.COVERAGE]
         print(f"\nprofiles: {len(profs)}; functions kept per benchmark: median {counts[len(counts) // 2]}, "
-              f"max {counts[-1]}; share of the energy they hold: min {shares[0]:.1%}, "
-              f"median {shares[len(shares) // 2]:.1%}")
+              f"max {counts[-1]}; share of the energy they hold: min {shares[0]:.2%}, "
+              f"median {shares[len(shares) // 2]:.2%}; below {P.COVERAGE:.0%}: {len(below)}"
+              + (f" (capped at {P.MAX_FUNCTIONS}: {', '.join(str(p.get('capped')) for p in below[:3])})" if below
+                 else ""))
+        # pytest-benchmark's storage (its --benchmark-json, unlike the storage, holds every round's time: hundreds
+        # of MB for thousands of calibrated rounds)
+        done = subprocess.run([PY, "-m", "pytest", "--noconftest", str(ROOT / "bench/realsuite/test_realsuite.py"),
+                               "-p", "no:greenbench", "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
+                               "--benchmark-autosave", "--benchmark-storage", str(tmp / "plain")], cwd=tmp, env=env0,
+                              capture_output=True, text=True, check=False)
+        saved = sorted((tmp / "plain").glob("*/*.json"))
+        if done.returncode == 0 and saved:
+            size = saved[-1].stat().st_size
+            print(f"plain pytest-benchmark storage of the same suite (no greenbench): {size:,} B; profile on: "
+                  f"{sizes['profile on (default)'] / size:.2f}x of it, profile off: {off_s / size:.2f}x")
+        else:
+            print(f"plain pytest-benchmark run failed (rc={done.returncode}): {done.stdout[-500:]}")
     print(f"all wall times: {json.dumps({k: [round(w, 1) for w in v] for k, v in walls.items()})}")
     print(f"all CPU times: {json.dumps({k: [round(w, 1) for w in v] for k, v in cpus.items()})}")
 

@@ -156,6 +156,9 @@ def load(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise DataError(f"{p}: missing the 'benchmarks' list of a pytest-benchmark JSON file")
     check_output(data, str(p))
+    from greenbench.meters.counted import profile  # issue #24: profiles' names from the run's one table
+
+    profile.expand_run(data, str(p))
     return data
 
 

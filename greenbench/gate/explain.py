@@ -79,6 +79,8 @@ class Explanation:
     base_j: float = math.nan
     cur_j: float = math.nan
     notes: list[str] = field(default_factory=list)
+    #: every kept native function of either run, for the HTML chart: (object, name, baseline J, current J)
+    chart: list[tuple[str, str, float, float]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -134,6 +136,13 @@ def native_changes(base: Mapping[str, Any], cur: Mapping[str, Any], floor: float
     return out[:top], b_total, c_total
 
 
+def chart_rows(base: Mapping[str, Any], cur: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
+    """Every function either run kept: (object, name, baseline J, current J); 0 where a run did not keep it."""
+    b_fns = {f.key: f.energy_j for f in P.functions(base, "baseline profile")}
+    c_fns = {f.key: f.energy_j for f in P.functions(cur, "current profile")}
+    return [(k[0], k[1], b_fns.get(k, 0.0), c_fns.get(k, 0.0)) for k in sorted(set(b_fns) | set(c_fns))]
+
+
 def python_changes(base: Mapping[str, Any], cur: Mapping[str, Any], floor: float = FLOOR,
                    top: int = TOP) -> list[Change]:
     """Python functions whose bytecodes moved (more than ``floor`` of the baseline's), then C functions whose
@@ -172,15 +181,42 @@ def explain_blocks(base_block: Any, cur_block: Any, floor: float = FLOOR, top: i
                         f"{P.PROFILE_ENV}=0 switches it off)")
         return ex
     ex.native, ex.base_j, ex.cur_j = native_changes(bp, cp, floor, top)
+    ex.chart = chart_rows(bp, cp)
     bpy, cpy = bp.get("python"), cp.get("python")
-    if isinstance(bpy, Mapping) and isinstance(cpy, Mapping) and "functions" in bpy and "functions" in cpy:
+    if isinstance(bpy, Mapping) and isinstance(cpy, Mapping) and _has_python(bpy) and _has_python(cpy):
         ex.python = python_changes(bpy, cpy, floor, top)
-    elif isinstance(cpy, Mapping) and "functions" in cpy:
-        ex.notes.append(f"Python level: this run only (the baseline has none; save it with {PP.MODE_ENV}=all)")
-    if ex.native and not ex.python and interpreter(ex.native[0].obj):
-        ex.notes.append("the interpreter's own functions moved most: the change is in Python code; the Python level "
-                        f"names the function (save both runs with {PP.MODE_ENV}=all)")
+    else:
+        note = python_missing(bpy, cpy, bool(ex.native) and interpreter(ex.native[0].obj))
+        if note:
+            ex.notes.append(note)
     return ex
+
+
+def _has_python(py: Any) -> bool:
+    return isinstance(py, Mapping) and "functions" in py
+
+
+#: how to get a Python-level diff, named in every note that says it is missing
+HOW_PYTHON = (f"save the baseline with {PP.MODE_ENV}=all (e.g. `{PP.MODE_ENV}=all pytest --energy-meter=counted "
+              "--benchmark-autosave`); the gate's run adds its own for each flagged benchmark")
+
+
+def python_missing(bpy: Any, cpy: Any, interpreter_moved: bool = False) -> str:
+    """One line saying which run lacks the Python level and how to get it (empty when nothing to say): a
+    Python-level diff needs the counts in both runs."""
+    failed = [f"{which}'s Python-level pass failed: {py['error']}" for which, py in (("the baseline", bpy),
+              ("this run", cpy)) if isinstance(py, Mapping) and py.get("error")]
+    if failed:
+        return "no Python-level diff: " + "; ".join(failed)
+    if _has_python(cpy) and not _has_python(bpy):
+        return f"no Python-level diff: the baseline has no Python-level profile; {HOW_PYTHON}"
+    if _has_python(bpy) and not _has_python(cpy):
+        return (f"no Python-level diff: this run has no Python-level profile ({PP.MODE_ENV}=0, or the benchmark "
+                f"was not flagged); run it with {PP.MODE_ENV}=all")
+    if interpreter_moved:
+        return ("no Python-level diff: the interpreter's own functions moved most (the change is in Python code) "
+                f"and neither run has a Python-level profile; {HOW_PYTHON}")
+    return ""
 
 
 def interpreter(obj: str) -> bool:
@@ -269,7 +305,84 @@ def html_table(name: str, ex: Explanation) -> str:
             "<p>native: callgrind self energy per call (estimated); Python: counts of one traced call.</p>"
             '<table class="where"><thead><tr><th>#</th><th>level</th><th>function</th><th>where</th>'
             "<th>baseline → current</th><th>change</th><th>what moved</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>" + notes)
+            + "".join(rows) + "</tbody></table>" + notes + icicle_svg(name, ex))
+
+
+#: the chart's width (px), row height, smallest function drawn on its own (share of the current energy)
+CHART_W, CHART_ROW, CHART_MIN = 960, 20, 0.005
+
+
+def _color(delta: float, base_total: float, floor: float = FLOOR) -> str:
+    """Red for more energy, blue for less, by the move's share of the baseline's energy (grey under ``floor``)."""
+    share = delta / base_total if base_total > 0 else 0.0
+    if abs(share) <= floor:
+        return "#dddddd"
+    k = min(abs(share) / 0.05, 1.0)  # full colour at a 5 % move of the benchmark
+    light = round(88 - 40 * k)
+    return f"hsl({0 if share > 0 else 215},75%,{light}%)"
+
+
+def icicle_svg(name: str, ex: Explanation, floor: float = FLOOR) -> str:
+    """A differential icicle chart of the native level as inline SVG (no script, no external file): top row the
+    benchmark, then its shared objects, then their functions; widths are the *current* run's self energy, colours
+    the move against the baseline (red more, blue less, grey within ``floor``), every box's tooltip gives baseline
+    -> current.  The stored profile is flat (self energy per function, no call stacks), so the levels are object
+    and function, not callers.  Functions under :data:`CHART_MIN` of the energy are drawn as one ``other`` box per
+    object; functions the current run did not keep (zero width) are named under the chart."""
+    if not ex.chart:
+        return ""
+    e = html.escape
+    b_total = sum(r[2] for r in ex.chart)
+    c_total = sum(r[3] for r in ex.chart)
+    if c_total <= 0:
+        return ""
+    by_obj: dict[str, list[tuple[str, float, float]]] = {}
+    gone = []
+    for obj, fn, b, c in ex.chart:
+        if c <= 0:
+            if b > floor * b_total:
+                gone.append(f"{fn} ({obj}) {_fmt_j(b)}")
+            continue
+        by_obj.setdefault(obj, []).append((fn, b, c))
+    scale = CHART_W / c_total
+    boxes: list[str] = []
+
+    def box(x: float, row: int, w: float, label: str, b: float, c: float) -> None:  # noqa: PLR0917
+        change = f"{c / b - 1:+.1%}" if b > 0 else "new"
+        tip = f"{label}: {_fmt_j(b)} -> {_fmt_j(c)} per call ({change}; estimated)"
+        y = row * CHART_ROW
+        boxes.append(f'<g><title>{e(tip)}</title><rect x="{x:.1f}" y="{y}" width="{max(w - 0.5, 0.5):.1f}" '
+                     f'height="{CHART_ROW - 1}" fill="{_color(c - b, b_total, floor)}"/>')
+        chars = int(w / 6.5)
+        if chars >= 4:
+            text = label if len(label) <= chars else label[:chars - 1] + "\u2026"
+            boxes.append(f'<text x="{x + 3:.1f}" y="{y + 14}" font-size="11" font-family="monospace">{e(text)}</text>')
+        boxes.append("</g>")
+
+    box(0, 0, CHART_W, name.rsplit("::", 1)[-1], b_total, c_total)
+    x = 0.0
+    for obj in sorted(by_obj, key=lambda o: -sum(r[2] for r in by_obj[o])):
+        rows = sorted(by_obj[obj], key=lambda r: -r[2])
+        ob, oc = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        box(x, 1, oc * scale, obj, ob, oc)
+        fx = x
+        small_b = small_c = 0.0
+        for fn, b, c in rows:
+            if c < CHART_MIN * c_total:
+                small_b, small_c = small_b + b, small_c + c
+                continue
+            box(fx, 2, c * scale, fn, b, c)
+            fx += c * scale
+        if small_c > 0:
+            box(fx, 2, small_c * scale, f"other functions of {obj}", small_b, small_c)
+        x += oc * scale
+    legend = ("width: this run's self energy per call (estimated); colour: its move against the baseline "
+              f"(red more, blue less, grey within {floor:.1%} of the benchmark); hover a box for the figures")
+    extra = f"<p>not kept by this run (energy baseline): {e(', '.join(gone[:8]))}</p>" if gone else ""
+    return (f'<figure class="icicle"><svg xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" '
+            f'height="{3 * CHART_ROW}" viewBox="0 0 {CHART_W} {3 * CHART_ROW}" role="img" '
+            f'aria-label="{e("energy diff of " + name)}">' + "".join(boxes)
+            + f"</svg><figcaption>{e(legend)}</figcaption></figure>{extra}")
 
 
 # -- the gate's and the reports' entry points ----------------------------------------------------------------
@@ -288,7 +401,9 @@ def verdict_note(name: str, base_block: Any, cur_block: Any) -> str:
     if _profile_of(base_block) is None or _profile_of(cur_block) is None:
         return ""
     _SEEN[name] = ex
-    return short(ex) or f"where: no function moved by more than {FLOOR:.1%} of the energy"
+    text = short(ex) or f"where: no function moved by more than {FLOOR:.1%} of the energy"
+    missing = [n for n in ex.notes if n.startswith("no Python-level diff")]
+    return f"{text}; {missing[0]}" if missing else text
 
 
 def seen(verdicts: Sequence[Any], most: int = MAX_TABLES) -> list[tuple[str, Explanation]]:

@@ -237,6 +237,9 @@ class EnergySession:
             block = (entry.get("extra_info") or {}).get("energy")
             if isinstance(block, Mapping) and isinstance(entry.get("stats"), dict):
                 entry["stats"].update(R.stats_fields(block))
+        from greenbench.meters.counted import profile  # issue #24: one table of the profiles' names per saved run
+
+        profile.compress_run(output_json)
 
     # -- the gate --------------------------------------------------------
     def check_baseline(self, compared: Mapping[str, Any], where: str) -> None:
@@ -395,6 +398,21 @@ def make_session(option: Any) -> EnergySession:
     )
 
 
+def _expand_profiles(config: Any) -> None:
+    """Issue #24: the compared runs' profiles, whole again (names from each file's one table), for the gate's
+    "where".  Done here, after the benchmarks, not when the files are read: nothing before the measured rounds
+    allocates for it.  A bad table leaves a profile as stored: the gate's "where" then says it is unusable."""
+    import contextlib
+
+    from greenbench.errors import DataError
+    from greenbench.meters.counted import profile
+    from greenbench.plugin import _COMPARED
+
+    for doc in config.stash.get(_COMPARED, []):
+        with contextlib.suppress(DataError):
+            profile.expand_run(doc, "baseline")
+
+
 def current_json(config: Any) -> dict[str, Any] | None:
     """This run's pytest-benchmark JSON, built by pytest-benchmark's own hooks."""
     bs = getattr(config, "_benchmarksession", None)
@@ -411,6 +429,9 @@ def current_json(config: Any) -> dict[str, Any] | None:
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config),
     )
     config.hook.pytest_benchmark_update_json(config=config, benchmarks=benchmarks, output_json=output)
+    from greenbench.meters.counted import profile  # issue #24: the gate reads whole profiles
+
+    profile.expand_run(output, "this run")
     return dict(output)
 
 
@@ -447,6 +468,7 @@ def finish_session(es: EnergySession, config: Any) -> bool:
         try:
             # the newest compared file is the baseline (pytest-benchmark lists them oldest first)
             baseline = list(bs.compared_mapping.values())[-1] if bs.compared_mapping else {}
+            _expand_profiles(config)
             es.older_named = gate.older_runs_named(getattr(bs, "storage", None), list(bs.compared_mapping or {}))
             es.older_baselines = [doc for _, doc in es.older_named]
             es.baseline_name = gate.run_name(list(bs.compared_mapping)[-1]) if bs.compared_mapping else ""

@@ -15,8 +15,11 @@ followed by the call's inclusive cost), keeps, per function:
   (direct self-recursion excluded; capped at the total);
 
 and stores, per call of the benchmark, only the functions that together make
-:data:`COVERAGE` (99%) of its counted energy, at most :data:`MAX_FUNCTIONS`,
-with the rest summed as ``other``: ``extra_info["energy"]["profile"]``.
+:data:`COVERAGE` (99%) of its counted energy (:data:`MAX_FUNCTIONS` is only a
+safety bound; ``capped`` says when it bites), with the rest summed as
+``other``: ``extra_info["energy"]["profile"]``, compactly (format 2, see
+:func:`build`); a saved file keeps the names once for the run
+(:func:`compress_run` / :func:`expand_run`).
 
 Functions are named as a developer finds them: ``symbol`` + shared object
 (basename) + ``file:line`` (the first line of the function that had a cost)
@@ -48,18 +51,27 @@ from greenbench.meters.counted import energy_model as CM
 
 #: the functions kept make at least this share of the benchmark's counted energy (self costs)
 COVERAGE = 0.99
-#: ... but at most this many (storage bound on real suites; the rest is summed as ``other``)
-MAX_FUNCTIONS = 32
+#: ... but at most this many (a safety bound: the rest is summed as ``other`` and ``capped`` says how many)
+MAX_FUNCTIONS = 400
 #: environment switch: "0" keeps no profile in counted runs
 PROFILE_ENV = "GREENBENCH_COUNTED_PROFILE"
 #: significant digits stored per energy figure
 DIGITS = 3
 #: class order of the stored per-class self energies
 CLASS_ORDER = tuple(CM.CLASSES)
-#: what each stored function row holds
+#: format 1 (before format 2): one tab-separated string per function in ``functions`` (still read)
 COLUMNS = "function\tobject index\tfile:line\tself J\tinclusive J\tself per class, permille (" + \
     " ".join(CLASS_ORDER) + ")"
 COLUMNS_N = 6
+#: format 2: energies in whole 10^-5 of the benchmark's ``energy_j``
+UNIT = 1e-5
+ROW_SEP = ";"
+FORMAT = 2
+ROWS_FORMAT = ("format 2: 'rows' ';'-separated, each 'self,inclusive,split,object,file:line,function' -- self and "
+               "inclusive energy per call in 10^-5 of energy_j (inclusive empty: the same as self), the self "
+               "energy's split over (" + " ".join(CLASS_ORDER) + ") in percent ('/'-separated, zeros empty, "
+               "trailing ones dropped), object an index into 'objects', file an index into 'files' (both "
+               "';'-separated strings; empty: unknown), the function name last (it may hold commas)")
 #: longest function name stored (C++ template names run to hundreds of characters)
 MAX_NAME = 100
 
@@ -83,9 +95,16 @@ class FnCost:
     call_cost: list[int] = field(default_factory=list)  # inclusive cost of the calls it made
 
 
+_COST_START = frozenset("0123456789+-*")
+
+
 def _is_cost_line(line: str) -> bool:
-    c = line[0]
-    return c.isdigit() or c in "+-*"
+    return line[0] in _COST_START
+
+
+def _int(text: str) -> int:
+    """A position: decimal, or hex (``0x..``) as callgrind writes instruction addresses."""
+    return int(text) if text.isdigit() else int(text, 0)
 
 
 def parse_functions(text: str, where: str = "callgrind output") -> tuple[list[str], dict[tuple[str, str], FnCost]]:
@@ -119,10 +138,11 @@ def parse_functions(text: str, where: str = "callgrind output") -> tuple[list[st
             return table[key]
         return value
 
+    cost_start = _COST_START
     for raw in text.splitlines():
         if not raw or raw[0] == "#":
             continue
-        if _is_cost_line(raw):
+        if raw[0] in cost_start:
             if events is None:
                 raise DataError(f"{where}: cost line before 'events:'")
             parts = raw.split()
@@ -133,13 +153,14 @@ def parse_functions(text: str, where: str = "callgrind output") -> tuple[list[st
                     continue
                 base = last_pos[i] if i < len(last_pos) else 0
                 try:
-                    v = int(p, 0) if p[0] not in "+-" else base + int(p[1:], 0) * (1 if p[0] == "+" else -1)
+                    c = p[0]
+                    v = base + _int(p[1:]) if c == "+" else base - _int(p[1:]) if c == "-" else _int(p)
                 except ValueError:
                     raise DataError(f"{where}: bad position {p!r}") from None
                 if i < len(last_pos):
                     last_pos[i] = v
             try:
-                values = [int(x) for x in parts[npos:]]
+                values = list(map(int, parts[npos:]))
             except ValueError:
                 raise DataError(f"{where}: bad cost line {raw[:60]!r}") from None
             if cur is None:
@@ -208,6 +229,9 @@ def _round(x: float) -> float:
     return float(f"{x:.{DIGITS}g}") if x else 0.0
 
 
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+$")
+#: the name of the row that sums an object's code without symbols (callgrind names it by address)
+NO_SYMBOL = "(code without a symbol)"
 _CLONE = re.compile(r"( \[clone [^\]]*\])+$")
 _RECURSION = re.compile(r"'[0-9]+$")
 
@@ -236,63 +260,93 @@ def _where(fc: FnCost) -> str:
     return f"{f}:{fc.line}" if f and fc.line else f
 
 
+def _fmt_units(x: float) -> str:
+    return str(round(x))
+
+
+def _safe_name(name: str) -> str:
+    """A name as it goes into the ``;``-separated rows (no C/C++ symbol holds ``;``, but never trust a name)."""
+    return name.replace(ROW_SEP, ":").replace("\n", " ")
+
+
 def build(texts: Sequence[str], iterations: int = 1, coefficients: CM.Coefficients = CM.DEFAULT, *,
           coverage: float = COVERAGE, most: int = MAX_FUNCTIONS, where: str = "callgrind output") -> dict[str, Any]:
     """The stored profile of one round (its dump files), per call: top functions making ``coverage`` of the energy.
 
-    Each function is one tab-separated string (pytest-benchmark writes its JSON indented, so a nested list
-    per function would cost more in spaces than in figures): name, index into ``objects``, file:line,
-    self energy (J), inclusive energy (J), and the self energy's split over the event classes in permille.
+    Compact (format 2; see :data:`ROWS_FORMAT`): one string of ``;``-separated rows, one per function, energies
+    as whole numbers of :data:`UNIT` (10^-6) of the benchmark's energy, the class split in permille with zeros
+    left empty, shared objects and source files as indexes into per-benchmark tables.  pytest-benchmark writes its
+    JSON indented, so one string per benchmark costs no indentation per function.
     """
     per = coefficients.j_per_class()
     j = [per[c] for c in CLASS_ORDER]
     n = max(int(iterations), 1)
-    rows: dict[tuple[str, str], list[Any]] = {}  # (object, name) -> [name, object, where, self per class, call_j]
+    rows: dict[tuple[str, str], list[Any]] = {}  # (object, name) -> [name, object, file, line, self per class, call_j]
     for text in texts:
         events, funcs = parse_functions(text, where)
         for fc in funcs.values():
             s = [v * j[i] / n for i, v in enumerate(_class_counts(events, fc.self_cost))]
-            c = sum(v * j[i] / n for i, v in enumerate(_class_counts(events, fc.call_cost)))
-            name, obj = short_name(fc.name), _short_obj(fc.obj)
+            c = sum(v * j[i] / n for i, v in enumerate(_class_counts(events, fc.call_cost))) if fc.call_cost else 0.0
+            name, obj = short_name(fc.name), _safe_name(_short_obj(fc.obj))
+            if _ADDRESS.match(name):  # code without a symbol: one row per object
+                name = NO_SYMBOL
             row = rows.get((obj, name))
+            f = _safe_name(short_path(fc.file))
+            line = fc.line if f else 0
             if row is None:
-                rows[(obj, name)] = [name, obj, _where(fc), s, c]
+                rows[(obj, name)] = [name, obj, f, line, s, c]
             else:  # recursion levels and several dumps of one function: summed
-                row[2] = row[2] or _where(fc)
-                row[3] = [a + b for a, b in zip(row[3], s, strict=True)]
-                row[4] += c
-    total = sum(sum(r[3]) for r in rows.values())
-    ordered = sorted(rows.values(), key=lambda r: (-sum(r[3]), r[0], r[1]))
+                if not row[2]:
+                    row[2], row[3] = f, line
+                row[4] = [a + b for a, b in zip(row[4], s, strict=True)]
+                row[5] += c
+    total = sum(sum(r[4]) for r in rows.values())
+    ordered = sorted(rows.values(), key=lambda r: (-sum(r[4]), r[0], r[1]))
     listed: list[str] = []
-    objects: list[str] = []
+    objects: dict[str, int] = {}
+    files: dict[str, int] = {}
     acc = 0.0
     other = [0.0] * len(CLASS_ORDER)
+    missed = 0
+    scale = 1.0 / (UNIT * total) if total > 0 else 0.0
     for r in ordered:
-        e = sum(r[3])
+        e = sum(r[4])
         if e <= 0:
             continue
-        if (total > 0 and acc >= coverage * total) or len(listed) >= most:
-            other = [a + b for a, b in zip(other, r[3], strict=True)]
+        if total > 0 and acc >= coverage * total:
+            other = [a + b for a, b in zip(other, r[4], strict=True)]
+            continue
+        if len(listed) >= most:
+            other = [a + b for a, b in zip(other, r[4], strict=True)]
+            missed += 1
             continue
         acc += e
-        if r[1] not in objects:
-            objects.append(r[1])
-        split = " ".join(str(round(1000 * v / e)) for v in r[3])
-        incl = min(e + r[4], total)
-        listed.append(f"{r[0]}\t{objects.index(r[1])}\t{r[2]}\t{_round(e):.{DIGITS}g}\t"
-                      f"{_round(incl):.{DIGITS}g}\t{split}")
-    return {
+        oi = objects.setdefault(r[1], len(objects))
+        fi = files.setdefault(r[2], len(files)) if r[2] else -1
+        split = "/".join(str(k) if k else "" for k in (round(100 * v / e) for v in r[4])).rstrip("/")
+        self_u, incl_u = _fmt_units(e * scale), _fmt_units(min(e + r[5], total) * scale)
+        place = (f"{fi}:{r[3]}" if r[3] > 0 else str(fi)) if fi >= 0 else ""
+        listed.append(f"{self_u},{incl_u if incl_u != self_u else ''},{split},{oi},{place},{_safe_name(r[0])}")
+    prof: dict[str, Any] = {
         "level": "native",
         "source": "callgrind, the lowest-energy measured round",
         "per": "call",
         "estimated": True,
-        "energy_j": _round(total),
+        "energy_j": _round4(total),
         "listed_share": round(acc / total, 4) if total > 0 else 0.0,
-        "columns": COLUMNS,
-        "objects": objects,
-        "functions": listed,
+        "format": FORMAT,
+        "objects": ROW_SEP.join(objects),
+        "files": ROW_SEP.join(files),
+        "rows": ROW_SEP.join(listed),
         "other_self_j": [_round(v) for v in other],
     }
+    if missed:
+        prof["capped"] = f"{missed} more functions before {coverage:.0%} (at most {most} kept)"
+    return prof
+
+
+def _round4(x: float) -> float:
+    return float(f"{x:.6g}") if x else 0.0
 
 
 # -- checked reading of a stored profile ---------------------------------------------------------------
@@ -324,12 +378,18 @@ def _num(text: str) -> float:
 
 
 def functions(profile: Any, where: str = "profile") -> list[Fn]:
-    """The functions of a stored native profile; a one-line DataError naming the bad field."""
+    """The functions of a stored native profile (format 2 ``rows``, or format 1 ``functions``); a one-line
+    DataError naming the bad field."""
     if not isinstance(profile, Mapping):
         raise DataError(f"{where}: expected an object, got {type(profile).__name__}")
+    if profile.get("strings") == "run":
+        raise DataError(f"{where}: its names are in the saved run's greenbench.{RUN_STRINGS}; read the file with "
+                        "greenbench.results.load (or profile.expand_run)")
+    if "rows" in profile:
+        return _functions_v2(profile, where)
     rows, objects = profile.get("functions"), profile.get("objects")
     if not isinstance(rows, list) or not isinstance(objects, list) or not all(isinstance(o, str) for o in objects):
-        raise DataError(f"{where}: expected 'functions' and 'objects' lists")
+        raise DataError(f"{where}: expected 'rows' and 'objects' (or format 1's 'functions' and 'objects' lists)")
     out = []
     for i, r in enumerate(rows):
         parts = r.split("\t") if isinstance(r, str) else []
@@ -347,6 +407,145 @@ def functions(profile: Any, where: str = "profile") -> list[Fn]:
         tot = sum(shares) or 1.0
         out.append(Fn(parts[0], obj, parts[2], e, incl, tuple(e * s / tot for s in shares)))
     return out
+
+
+def _functions_v2(profile: Mapping[str, Any], where: str) -> list[Fn]:
+    rows = profile.get("rows")
+    if not isinstance(rows, str):
+        raise DataError(f"{where}.rows: expected a string ({ROWS_FORMAT})")
+    tables = []
+    for key in ("objects", "files"):
+        table = profile.get(key, "")
+        if not isinstance(table, str):
+            raise DataError(f"{where}.{key}: expected a ';'-separated string")
+        tables.append(table.split(ROW_SEP) if table else [])
+    objects, files = tables
+    try:
+        total = _num(str(profile.get("energy_j")))
+    except DataError as exc:
+        raise DataError(f"{where}.energy_j: {exc}") from None
+    unit = total * UNIT
+    n = len(CLASS_ORDER)
+    out = []
+    for i, r in enumerate(rows.split(ROW_SEP) if rows else []):
+        parts = r.split(",", 5)
+        if len(parts) != 6:
+            raise DataError(f"{where}.rows[{i}]: expected 6 comma-separated fields ({ROWS_FORMAT})")
+        try:
+            e = _num(parts[0]) * unit
+            incl = _num(parts[1]) * unit if parts[1] else e
+            shares = [_num(x) if x else 0.0 for x in parts[2].split("/")] if parts[2] else []
+            if len(shares) > n:
+                raise DataError(f"expected at most {n} permille shares")
+            shares += [0.0] * (n - len(shares))
+            obj = objects[int(parts[3])]
+            place = ""
+            if parts[4]:
+                fi, _, line = parts[4].partition(":")
+                place = files[int(fi)] + (f":{int(line)}" if line and int(line) > 0 else "")
+        except (ValueError, IndexError) as exc:
+            raise DataError(f"{where}.rows[{i}]: {exc}") from None
+        tot = sum(shares) or 1.0
+        out.append(Fn(parts[5], obj, place, e, incl, tuple(e * s / tot for s in shares)))
+    return out
+
+
+# -- one string table per saved run --------------------------------------------------------------------------
+
+#: where a saved run keeps the names its profiles share: ``output["greenbench"][RUN_STRINGS]``, one ';'-separated string
+RUN_STRINGS = "profile_strings"
+
+
+def _profiles(doc: Mapping[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(benchmark name, energy block, profile) of every benchmark of a run that has a native profile."""
+    out = []
+    for entry in doc.get("benchmarks") or []:
+        extra = entry.get("extra_info") if isinstance(entry, Mapping) else None
+        block = extra.get("energy") if isinstance(extra, Mapping) else None
+        prof = block.get("profile") if isinstance(block, dict) else None
+        if isinstance(block, dict) and isinstance(prof, dict) and isinstance(prof.get("rows"), str):
+            out.append((str(entry.get("fullname") or entry.get("name")), block, prof))
+    return out
+
+
+def compress_run(doc: dict[str, Any]) -> None:
+    """Before a run is saved: the function, object and file names of every profile go into one table for the run
+    (``doc["greenbench"]["profile_strings"]``), most used first, and each profile refers to them by index
+    (``"strings": "run"``).  The interpreter's and libc's functions recur in every benchmark, so this halves a
+    profile's size.  The benchmark entries' ``extra_info`` are copied, not changed: the fixtures' own stay whole."""
+    profs = [(e, p) for e, p in ((e, _prof_of(e)) for e in doc.get("benchmarks") or []) if p is not None]
+    if not profs:
+        return
+    uses: dict[str, int] = {}
+    parsed = []
+    for _, prof in profs:
+        rows = [r.split(",", 5) for r in prof["rows"].split(ROW_SEP)] if prof["rows"] else []
+        objects = prof.get("objects", "").split(ROW_SEP) if prof.get("objects") else []
+        files = prof.get("files", "").split(ROW_SEP) if prof.get("files") else []
+        for name in [*(r[5] for r in rows if len(r) == 6), *objects, *files]:
+            uses[name] = uses.get(name, 0) + 1
+        parsed.append((rows, objects, files))
+    table = sorted(uses, key=lambda k: (-uses[k], k))
+    index = {k: str(i) for i, k in enumerate(table)}
+    for (entry, prof), (rows, objects, files) in zip(profs, parsed, strict=True):
+        short = {**prof, "strings": "run",
+                 "rows": ROW_SEP.join(",".join([*r[:5], index[r[5]]]) if len(r) == 6 else ",".join(r) for r in rows),
+                 "objects": ROW_SEP.join(index[o] for o in objects), "files": ROW_SEP.join(index[f] for f in files)}
+        extra = dict(entry["extra_info"])
+        extra["energy"] = {**extra["energy"], "profile": short}
+        entry["extra_info"] = extra
+    gb = doc.setdefault("greenbench", {})
+    gb[RUN_STRINGS] = ROW_SEP.join(table)
+
+
+def _prof_of(entry: Any) -> dict[str, Any] | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("extra_info"), dict):
+        return None
+    block = entry["extra_info"].get("energy")
+    prof = block.get("profile") if isinstance(block, dict) else None
+    ok = isinstance(prof, dict) and isinstance(prof.get("rows"), str) and prof.get("strings") != "run"
+    return prof if ok else None
+
+
+def expand_run(doc: Any, where: str = "results file") -> None:
+    """After a saved run is read: its profiles' name indexes resolved from the run's table (in place), so each
+    profile stands alone again.  A bad index is a one-line DataError naming the benchmark and field."""
+    if not isinstance(doc, Mapping):
+        return
+    gb = doc.get("greenbench")
+    raw = gb.get(RUN_STRINGS) if isinstance(gb, Mapping) else None
+    if raw is None:
+        return
+    if not isinstance(raw, str):
+        raise DataError(f"{where}: greenbench.{RUN_STRINGS}: expected a ';'-separated string")
+    table = raw.split(ROW_SEP)
+
+    def name(i: str, field: str) -> str:
+        try:
+            return table[int(i)]
+        except (ValueError, IndexError):
+            raise DataError(f"{where}: {field}: {i!r} is not an index into greenbench.{RUN_STRINGS} "
+                            f"({len(table)} names)") from None
+
+    for fullname, block, prof in _profiles(doc):
+        if prof.get("strings") != "run":
+            continue
+        bench = f"{fullname}: profile"
+        rows = []
+        for k, r in enumerate(prof["rows"].split(ROW_SEP) if prof["rows"] else []):
+            parts = r.split(",", 5)
+            if len(parts) != 6:
+                raise DataError(f"{where}: {bench}.rows[{k}]: expected 6 comma-separated fields ({ROWS_FORMAT})")
+            rows.append(",".join([*parts[:5], name(parts[5], f"{bench}.rows[{k}]")]))
+        tables = {}
+        for key in ("objects", "files"):
+            value = prof.get(key, "")
+            if not isinstance(value, str):
+                raise DataError(f"{where}: {bench}.{key}: expected a ';'-separated string")
+            tables[key] = ROW_SEP.join(name(i, f"{bench}.{key}") for i in value.split(ROW_SEP)) if value else ""
+        full = {k: v for k, v in prof.items() if k != "strings"}
+        full.update(rows=ROW_SEP.join(rows), **tables)
+        block["profile"] = full
 
 
 # -- the meter's side: keep each window's dump text --------------------------------------------------

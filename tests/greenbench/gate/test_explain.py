@@ -75,9 +75,17 @@ def test_python_level_diff_names_the_new_python_function() -> None:
     copied = py(["m.work\tm.py:9\t1\t2\t13", "numpy.ndarray.copy\t\t1\t0\t0"], 13)
     ex = X.explain_blocks(block(BASE, py(["m.work\tm.py:9\t1\t2\t8"], 8)), block(BASE, copied))
     assert [c.name for c in ex.python] == ["m.work", "numpy.ndarray.copy"]
-    # only this run has the Python level: said so, nothing invented
+    # only this run has the Python level: one line says what is missing and how to get it, nothing invented
     ex = X.explain_blocks(block(BASE), block(BASE, cur))
-    assert not ex.python and any(PP.MODE_ENV in n for n in ex.notes)
+    assert not ex.python and ex.notes == [
+        "no Python-level diff: the baseline has no Python-level profile; save the baseline with "
+        "GREENBENCH_PYPROFILE=all (e.g. `GREENBENCH_PYPROFILE=all pytest --energy-meter=counted "
+        "--benchmark-autosave`); the gate's run adds its own for each flagged benchmark"]
+    assert X.lines(ex)[-1] == f"({ex.notes[0]})"
+    ex = X.explain_blocks(block(BASE, base), block(BASE))
+    assert ex.notes[0].startswith("no Python-level diff: this run has no Python-level profile")
+    ex = X.explain_blocks(block(BASE, {"level": "python", "error": "TypeError: boom"}), block(BASE, cur))
+    assert ex.notes == ["no Python-level diff: the baseline's Python-level pass failed: TypeError: boom"]
 
 
 def test_no_profile_is_said_not_guessed() -> None:
@@ -110,6 +118,33 @@ def test_gate_regression_names_where_and_reports_render_it() -> None:
     assert "t_same` moved" not in md
     page = htmlreport.verdicts_html([v, ok], [cur]) + X.html_section([v, ok])
     assert '<table class="where">' in page and "<td class=\"name\">partition</td>" in page
+
+
+def test_html_has_a_self_contained_icicle_of_the_change() -> None:
+    worse = {**BASE, "partition": (450_000, 80_000, 0)}
+    ex = X.explain_blocks(block(BASE), block({k: v for k, v in worse.items() if k != "harness"}))
+    page = X.html_table("bench/t.py::t_where", ex)
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    # inline SVG only: no script, no style attribute (the report's CSP allows neither), no external reference
+    assert "<script" not in svg and "style=" not in svg and "href" not in svg and "http://www.w3.org/2000/svg" in svg
+    # the benchmark, its object, its functions; the grown one red, unchanged ones grey, the dropped one named
+    assert ">t_where</text>" in svg and ">libx.so</text>" in svg and ">partition</text>" in svg
+    part = svg[svg.rindex("<g>", 0, svg.index(">partition</text>")):svg.index(">partition</text>")]
+    assert 'fill="hsl(0,' in part and "partition (libx.so" not in part
+    assert "<title>partition: " in part and "(+" in part and "estimated" in part
+    quick = svg[svg.rindex("<g>", 0, svg.index(">quicksort</text>")):svg.index(">quicksort</text>")]
+    assert 'fill="#dddddd"' in quick
+    assert "not kept by this run" in page and "harness (libx.so)" in page
+    assert len(svg) < 4000
+    assert X.icicle_svg("x", X.Explanation()) == ""
+
+
+def test_gate_one_liner_says_the_python_level_is_missing() -> None:
+    py = {"functions": ["m.key\tm.py:1\t300\t300\t600"], "bytecodes": 600}
+    note = X.verdict_note("t", block(BASE), block({**BASE, "partition": (450_000, 80_000, 0)}, py))
+    assert note.startswith("where (native): partition (libx.so) +")
+    assert note.endswith("; no Python-level diff: the baseline has no Python-level profile; " + X.HOW_PYTHON)
+    assert "\n" not in note
 
 
 def test_html_escapes_names() -> None:
@@ -201,10 +236,11 @@ def test_end_to_end_a_planted_key_function_is_named(pytester: pytest.Pytester) -
 def test_interpreter_functions_point_to_the_python_level() -> None:
     def interp(funcs: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
         b = block(funcs)
-        b["profile"]["objects"] = ["libpython3.11.so.1.0"]
+        b["profile"]["objects"] = "libpython3.11.so.1.0"
         return b
 
     ex = X.explain_blocks(interp(BASE), interp({**BASE, "quicksort": (900_000, 100_000, 0)}))
-    assert any("Python level names the function" in n for n in ex.notes)
+    assert ex.notes == ["no Python-level diff: the interpreter's own functions moved most (the change is in Python "
+                        "code) and neither run has a Python-level profile; " + X.HOW_PYTHON]
     ex = X.explain_blocks(block(BASE), block({**BASE, "quicksort": (900_000, 100_000, 0)}))
     assert not ex.notes

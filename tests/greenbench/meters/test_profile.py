@@ -119,7 +119,15 @@ def test_parse_refuses_bad_dumps(text: str, match: str) -> None:
 
 @pytest.mark.parametrize("profile, match", [
     ([], "expected an object"),
-    ({"functions": ["a\t0\tx\t1\t1\t1 2 3 4"]}, "expected 'functions' and 'objects' lists"),
+    ({"functions": ["a\t0\tx\t1\t1\t1 2 3 4"]}, "expected 'rows' and 'objects'"),
+    ({"rows": 5, "energy_j": 1.0}, r"profile.rows: expected a string"),
+    ({"rows": "1,,,0,,a", "objects": ["o"], "energy_j": 1.0}, r"profile.objects: expected a ';'-separated string"),
+    ({"rows": "1,,,0,,a", "objects": "o", "energy_j": "x"}, r"profile.energy_j: 'x' is not a number"),
+    ({"rows": "1,,,0", "objects": "o", "energy_j": 1.0}, r"rows\[0\]: expected 6 comma-separated"),
+    ({"rows": "1,,,0,,a;1,,,3,,b", "objects": "o", "energy_j": 1.0}, r"rows\[1\]: list index"),
+    ({"rows": "1,,,0,2:5,a", "objects": "o", "files": "f.c", "energy_j": 1.0}, r"rows\[0\]"),
+    ({"rows": "-1,,,0,,a", "objects": "o", "energy_j": 1.0}, r"rows\[0\]: '-1' is not a finite number >= 0"),
+    ({"rows": "1,,1/2/3/4/5,0,,a", "objects": "o", "energy_j": 1.0}, "at most 4 permille"),
     ({"objects": ["o"], "functions": ["a\t0\tx"]}, r"functions\[0\]: expected 6 tab-separated"),
     ({"objects": ["o"], "functions": ["a\t5\tx\t1\t1\t1 2 3 4"]}, r"functions\[0\]"),
     ({"objects": ["o"], "functions": ["a\t0\tx\tnan\t1\t1 2 3 4"]}, "not a finite number"),
@@ -128,6 +136,27 @@ def test_parse_refuses_bad_dumps(text: str, match: str) -> None:
 def test_stored_profile_is_checked(profile: Any, match: str) -> None:
     with pytest.raises(DataError, match=match):
         P.functions(profile, "profile")
+
+
+def test_format_2_is_compact_and_reads_back() -> None:
+    """Format 2: one string of rows, energies in 10^-5 of the total, names may hold commas, ';' never breaks a row,
+    code without a symbol summed per object, and format 1 (one tab-separated string per function) still read."""
+    lines = [f"events: {EVENTS}", "ob=(1) /lib/x.so", "fl=(1) /src/a/b/x.c",
+             "fn=(1) tmpl<int, long>::run(int, char)", "10 5000 10", "fn=(2) odd;name", "11 3000",
+             "fn=(3) 0x000000000401000", "1 1000", "fn=(4) 0x000000000402000", "1 1000"]
+    prof = P.build(["\n".join(lines) + "\n"], coverage=1.0)
+    assert prof["format"] == P.FORMAT and isinstance(prof["rows"], str) and prof["objects"] == "x.so"
+    fns = {f.name: f for f in P.functions(prof)}
+    assert set(fns) == {"tmpl<int, long>::run(int, char)", "odd:name", P.NO_SYMBOL}
+    assert fns[P.NO_SYMBOL].energy_j == pytest.approx(2 * fns["odd:name"].energy_j / 3, rel=1e-3)
+    assert fns["tmpl<int, long>::run(int, char)"].where == "b/x.c:10"
+    assert sum(f.energy_j for f in fns.values()) == pytest.approx(prof["energy_j"], rel=1e-4)
+    assert "capped" not in prof
+    capped = P.build(["\n".join(lines) + "\n"], coverage=1.0, most=1)
+    assert capped["capped"] == "2 more functions before 100% (at most 1 kept)" and capped["listed_share"] < 1
+    old = {"objects": ["o"], "functions": ["a\t0\tx.c:3\t2e-06\t3e-06\t500 500 0 0"]}
+    (fn,) = P.functions(old)
+    assert (fn.name, fn.obj, fn.where, fn.energy_j, fn.incl_j) == ("a", "o", "x.c:3", 2e-6, 3e-6)
 
 
 def test_meter_keeps_each_window_and_the_lowest_round_is_taken() -> None:
@@ -244,3 +273,56 @@ def test_the_traced_call_runs_apart_and_changes_nothing_here() -> None:
         raise ValueError("bad input")
 
     assert PP.count_isolated(boom)["error"] == "ValueError: bad input"
+
+
+def _run_doc() -> dict[str, Any]:
+    lines = [f"events: {EVENTS}", "ob=(1) /usr/lib/libpython3.11.so", "fl=(1) /src/Python/ceval.c",
+             "fn=(1) _PyEval_EvalFrameDefault", "10 5000 10", "fn=(2) list_sort_impl", "11 3000"]
+    p1 = P.build(["\n".join(lines) + "\n"], coverage=1.0)
+    p2 = P.build(["\n".join([*lines, "fn=(3) tmpl<a, b>::f", "1 900"]) + "\n"], coverage=1.0)
+    return {"greenbench": {"schema_version": 1}, "benchmarks": [
+        {"fullname": f"t.py::t{i}", "extra_info": {"energy": {"profile": p, "total_j": 1.0}, "other": i}}
+        for i, p in enumerate((p1, p2))] + [{"fullname": "t.py::none", "extra_info": {}}]}
+
+
+def test_a_saved_run_shares_one_name_table_and_reads_back_whole() -> None:
+    import copy
+    import json
+
+    doc = _run_doc()
+    fixtures = [b["extra_info"] for b in doc["benchmarks"]]
+    before = copy.deepcopy(doc)
+    P.compress_run(doc)
+    table = doc["greenbench"][P.RUN_STRINGS].split(";")
+    # each name once for the run, the shared ones first; the fixtures' own extra_info untouched
+    assert set(table[:4]) == {"_PyEval_EvalFrameDefault", "list_sort_impl", "Python/ceval.c", "libpython3.11.so"}
+    assert table[4:] == ["tmpl<a, b>::f"]
+    assert fixtures[0] == before["benchmarks"][0]["extra_info"] and "strings" not in fixtures[0]["energy"]["profile"]
+    assert doc["benchmarks"][1]["extra_info"]["energy"]["profile"]["strings"] == "run"
+    with pytest.raises(DataError, match=r"greenbench\.profile_strings; read the file with greenbench\.results\.load"):
+        P.functions(doc["benchmarks"][0]["extra_info"]["energy"]["profile"])
+    assert "_PyEval" not in json.dumps(doc["benchmarks"])  # the names live in the table only (the sizes: the bench)
+    P.expand_run(doc)
+    assert doc == {**before, "greenbench": doc["greenbench"]}
+    assert [f.name for f in P.functions(doc["benchmarks"][1]["extra_info"]["energy"]["profile"])][-1] == "tmpl<a, b>::f"
+    P.expand_run(doc)  # already whole: nothing to do
+    assert doc == {**before, "greenbench": doc["greenbench"]}
+
+
+def test_a_saved_run_with_a_bad_name_index_is_one_line(tmp_path: Path) -> None:
+    import json
+
+    from greenbench import results as R
+
+    doc = _run_doc()
+    P.compress_run(doc)
+    prof = doc["benchmarks"][1]["extra_info"]["energy"]["profile"]
+    prof["rows"] = prof["rows"].rsplit(",", 1)[0] + ",99"
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DataError, match=r"run.json: t.py::t1: profile.rows\[2\]: '99' is not an index into "
+                                        r"greenbench.profile_strings \(5 names\)"):
+        R.load(path)
+    doc["greenbench"][P.RUN_STRINGS] = 3
+    with pytest.raises(DataError, match=r"greenbench\.profile_strings: expected a ';'-separated string"):
+        P.expand_run(doc, "f")
