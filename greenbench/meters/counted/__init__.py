@@ -51,12 +51,15 @@ from greenbench.meters.counted.counts import MAX_CALLS as MAX_CALLS
 from greenbench.meters.counted.counts import MAX_WARMUP_CALLS as MAX_WARMUP_CALLS
 from greenbench.meters.counted.counts import NUMBA_ENV as NUMBA_ENV
 from greenbench.meters.counted.counts import ROUNDS_ENV as ROUNDS_ENV
+from greenbench.meters.counted.counts import SETTLE_CALLS as SETTLE_CALLS
+from greenbench.meters.counted.counts import SETTLE_INSTRUCTIONS as SETTLE_INSTRUCTIONS
 from greenbench.meters.counted.counts import TARGET_INSTRUCTIONS as TARGET_INSTRUCTIONS
 from greenbench.meters.counted.counts import VALGRIND_ARGS as VALGRIND_ARGS
 from greenbench.meters.counted.counts import WARMUP_INSTRUCTIONS as WARMUP_INSTRUCTIONS
 from greenbench.meters.counted.counts import counted_rounds as counted_rounds
 from greenbench.meters.counted.counts import parse_callgrind as parse_callgrind
 from greenbench.meters.counted.counts import per_call as per_call
+from greenbench.meters.counted.counts import settle_calls as settle_calls
 from greenbench.meters.counted.counts import under_counted_run as under_counted_run
 from greenbench.meters.counted.meter import CountedMeter as CountedMeter
 from greenbench.meters.counted.records import explain_change as explain_change
