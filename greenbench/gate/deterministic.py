@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,28 @@ def round_noise(rounds_j: Sequence[float]) -> float:
     n = len(values)
     median = values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
     return median / values[0] - 1.0
+
+
+def round_disagreement(noise: float, threshold: float, rounds_j: Sequence[float]) -> str:
+    """Why a deterministic run's rounds cannot decide, saying only what their figures show.
+
+    The same calls counted different work in one process; the order of the rounds tells a little more (work
+    that falls round after round has not reached a steady state; work that rises grows with the calls made;
+    no order: the work differs from call to call), never the cause itself.
+    """
+    values = [float(v) for v in rounds_j]
+    shown = " / ".join(f"{v / min(values):.4f}" for v in values) if values and min(values) > 0 else ""
+    head = (f"counted rounds disagree by {noise:.2%} (more than half the {threshold:.1%} threshold): the same calls "
+            f"were counted as different work in one process (rounds in order, relative to the lowest: {shown}); ")
+    if len(values) >= 3 and all(a > b for a, b in itertools.pairwise(values)):
+        why = ("the work falls round after round, so the calls had not reached a steady state (something they fill "
+               "or warm as they run: a cache, a memo, the interpreter's specialisation)")
+    elif len(values) >= 3 and all(a < b for a, b in itertools.pairwise(values)):
+        why = "the work grows round after round (something the calls keep adding to: a list, a cache, a log)"
+    else:
+        why = ("the work varies from round to round without an order (input that changes between calls, time- or "
+               "thread-dependent work, or state such as a cache the calls evict and refill)")
+    return head + why + "; its counts cannot decide at this threshold (a higher one can)"
 
 
 def _det_rounds(block: Mapping[str, Any]) -> list[float]:
@@ -72,9 +95,7 @@ def deterministic_verdict(name: str, base_e: Mapping[str, Any], cur_e: Mapping[s
     elif not noise <= threshold * NOISE_SHARE_OF_THRESHOLD:
         kind = "inconclusive" if abs(change) > threshold or noise > threshold else "ok"
         cause = "nondeterministic rounds" if kind == "inconclusive" else ""
-        notes[-1] = (f"counted rounds disagree by {noise:.2%} (more than half the {threshold:.1%} threshold): "
-                     "the benchmark is not deterministic (random input, threads, time-dependent work), so its "
-                     "counts cannot decide at this threshold")
+        notes[-1] = round_disagreement(noise, threshold, b if round_noise(b) >= round_noise(c) else c)
     elif change > threshold:
         kind = "regression" if sure else "inconclusive"
         cause = "" if sure else "within round noise"

@@ -20,8 +20,15 @@ of the code, not of the process's history:
   steady state), then collection is toggled on (``CALLGRIND_TOGGLE_COLLECT``)
   for the measured calls only;
 * the number of calls per round is chosen **by counts, not time**: a power of
-  two that makes a round about :data:`TARGET_INSTRUCTIONS` instructions, from
-  a one-call count at the benchmark's first round;
+  two that makes a round about :data:`TARGET_INSTRUCTIONS` (4 M) instructions,
+  from a one-call count at the benchmark's first round (long rounds average
+  out CPython's specialise/deoptimise cycles at polymorphic call sites);
+* once per benchmark, **settling calls run uninstrumented** (up to
+  :data:`SETTLE_CALLS` / :data:`SETTLE_INSTRUCTIONS`): the adaptive
+  interpreter's specialisation settles before anything is counted;
+* the simulated **L1 caches are fully associative** (VALGRIND_ARGS): an L1
+  miss depends on the lines a call touches, not on the cache sets its heap
+  addresses map to (with 8 ways, L1 misses followed the heap layout);
 * the harness's own counts (pytest-benchmark's runner, timer reads, the
   client requests), calibrated on a no-op with the same runner, are
   subtracted as pytest-benchmark subtracts its timer overhead;
@@ -52,12 +59,15 @@ from greenbench.meters.counted.counts import MAX_CALLS as MAX_CALLS
 from greenbench.meters.counted.counts import MAX_WARMUP_CALLS as MAX_WARMUP_CALLS
 from greenbench.meters.counted.counts import NUMBA_ENV as NUMBA_ENV
 from greenbench.meters.counted.counts import ROUNDS_ENV as ROUNDS_ENV
+from greenbench.meters.counted.counts import SETTLE_CALLS as SETTLE_CALLS
+from greenbench.meters.counted.counts import SETTLE_INSTRUCTIONS as SETTLE_INSTRUCTIONS
 from greenbench.meters.counted.counts import TARGET_INSTRUCTIONS as TARGET_INSTRUCTIONS
 from greenbench.meters.counted.counts import VALGRIND_ARGS as VALGRIND_ARGS
 from greenbench.meters.counted.counts import WARMUP_INSTRUCTIONS as WARMUP_INSTRUCTIONS
 from greenbench.meters.counted.counts import counted_rounds as counted_rounds
 from greenbench.meters.counted.counts import parse_callgrind as parse_callgrind
 from greenbench.meters.counted.counts import per_call as per_call
+from greenbench.meters.counted.counts import settle_calls as settle_calls
 from greenbench.meters.counted.counts import under_counted_run as under_counted_run
 from greenbench.meters.counted.meter import CountedMeter as CountedMeter
 from greenbench.meters.counted.records import explain_change as explain_change

@@ -13,13 +13,22 @@ DIR_ENV = "GREENBENCH_COUNTED_DIR"
 #: rounds per benchmark in the counted run (fixed; no calibration by wall time)
 ROUNDS_ENV = "GREENBENCH_COUNTED_ROUNDS"
 DEFAULT_ROUNDS = 3
-#: a measured round runs this many instructions or a little more (calls per round: a power of two)
-TARGET_INSTRUCTIONS = 1_000_000
+#: a measured round runs this many instructions or a little more (calls per round: a power of two).  Long
+#: rounds average out CPython's adaptive interpreter: a polymorphic call site specialises, deoptimises after
+#: its misses and specialises again, so a round of few calls lands on a cheap or dear phase of that cycle
+#: (cattrs, 130k-instruction calls: 4-call rounds of 1M instructions differed by 1.3 %, 16-call rounds of 4M by
+#: 0.3 %)
+TARGET_INSTRUCTIONS = 4_000_000
 #: at most this many calls in one round (a call of a few instructions)
 MAX_CALLS = 1 << 16
 #: uncollected calls once per benchmark, after sizing its rounds: at least two rounds' worth and this many
 #: instructions (the interpreter's adaptive specialisation settles)
 WARMUP_INSTRUCTIONS = 4_000_000
+#: uninstrumented calls once per benchmark before that warm-up, so that every bytecode of a call has run this
+#: many times (CPython 3.11 retries a failed specialisation with an exponential back-off of up to 4096
+#: executions) -- at most :data:`SETTLE_INSTRUCTIONS` instructions' worth of calls
+SETTLE_CALLS = 8192
+SETTLE_INSTRUCTIONS = 400_000_000
 #: uncollected warm-up calls before each round's measured calls: at least 2, at most this many
 #: (CPython 3.11 specialises a bytecode after it ran a few dozen times; 64 calls cover its back-off)
 MAX_WARMUP_CALLS = 64
@@ -47,8 +56,12 @@ VALGRIND_ARGS = (
     "--instr-atstart=no",  # instrument only benchmarks (client requests switch it): imports run fast
     "--collect-atstart=no",  # count only the measured calls of a round (CALLGRIND_TOGGLE_COLLECT)
     "--cache-sim=yes",  # L1 / last-level cache misses
-    # a fixed cache geometry, not the host's: counts then match across CI runners of one binary
-    "--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64",
+    # a fixed cache geometry, not the host's: counts then match across CI runners of one binary.  The L1
+    # caches are fully associative (512 ways of 64 B: one set), so an L1 miss depends on how many distinct lines
+    # a call touches and in which order, not on where the allocator happened to put them: with 8 ways the
+    # same calls' L1 misses moved ~10 % between fresh processes (cattrs; 0.35-1.4 % of the energy per call),
+    # with 64 ways 0.2 %, fully associative 0.05 % (cost: instrumented code runs ~2.8x slower than with 8 ways)
+    "--I1=32768,512,64", "--D1=32768,512,64", "--LL=8388608,16,64",
     "--dump-instr=no",
     "--smc-check=all-non-file",  # JIT code (Numba, torch) is re-translated when rewritten
     "--trace-children=no",  # a benchmark that starts a child process is refused (CountedRunPlugin)
@@ -60,6 +73,11 @@ _CACHE_NOTE = ("cache found, using its data", "specified LL cache:", "simulated 
 #: audit events of a new process (fork, exec, spawn): refused inside a measured counted round
 CHILD_EVENTS = frozenset({"os.fork", "os.forkpty", "os.system", "os.posix_spawn", "os.spawn", "os.exec",
                           "subprocess.Popen", "pty.spawn", "os.startfile"})
+
+
+def settle_calls(instructions_per_call: int) -> int:
+    """Uninstrumented calls once per benchmark (:data:`SETTLE_CALLS`, fewer for calls of many instructions)."""
+    return min(SETTLE_CALLS, SETTLE_INSTRUCTIONS // max(int(instructions_per_call), 1))
 
 
 def counted_rounds(environ: Mapping[str, str] | None = None) -> int:

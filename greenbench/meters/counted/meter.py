@@ -19,6 +19,7 @@ from greenbench.meters.counted.counts import (
     WARMUP_INSTRUCTIONS,
     counted_rounds,
     parse_callgrind,
+    settle_calls,
 )
 from greenbench.meters.counted.valgrind import refuse_child_processes
 
@@ -196,8 +197,16 @@ class CountedMeter(MeterBase):
                                                            (TARGET_INSTRUCTIONS // net).bit_length() - 1))
                     n = 1
                     # then the interpreter's steady state, once per benchmark: CPython 3.11 re-tries a failed
-                    # bytecode specialisation after up to 4096 executions, and rounds right after a short warm-up
-                    # still ran 1.6 % above later ones (cattrs, 30k-instruction calls)
+                    # bytecode specialisation after up to 4096 executions, and with an instrumented warm-up of 4M
+                    # instructions alone the three rounds still fell 1.1 % / 0.8 % / 0 in every process (cattrs,
+                    # 70k-instruction calls: specialisation calls and slow frame set-up in the first rounds).
+                    # Those calls run uninstrumented (several times faster), then the instrumented warm-up fills
+                    # the simulated caches again (switching instrumentation on flushes them).
+                    settle = settle_calls(net)
+                    if settle:
+                        self._uninstrument()
+                        call(settle)
+                        self._instrument()
                     call(min(MAX_CALLS, max(2 * self.calls_per_round, -(-WARMUP_INSTRUCTIONS // net))))
                 else:
                     warm = 1 if n == 1 else min(MAX_WARMUP_CALLS, max(2, n // 2))
@@ -230,6 +239,10 @@ class CountedMeter(MeterBase):
             for k, v in parse_callgrind(text, str(f)).items():
                 total[k] = total.get(k, 0) + v
             self.dump_texts.append(text)
+            keep = os.environ.get("GREENBENCH_COUNTED_KEEP_DUMPS")
+            if keep:  # debugging: every dump kept, numbered in order, named by its benchmark
+                self._kept = getattr(self, "_kept", 0) + 1
+                Path(keep, f"{self._kept:05d}.{(self.benchmark or 'window').replace('/', '_')}.cg").write_text(text)
             f.unlink()
         return total
 
