@@ -77,7 +77,7 @@ def xdist_requested(option: Any) -> bool:
     return n not in (None, 0, "0") or bool(tx) or dist != "no"
 
 
-def write_wrapper(out_dir: str | os.PathLike[str], worker_cmd: Sequence[str]) -> str:
+def write_wrapper(out_dir: str | os.PathLike[str], worker_cmd: Sequence[str], seen: str | None = None) -> str:
     """The executable xdist starts as each worker's Python: it execs ``worker_cmd`` + xdist's arguments.
 
     ``worker_cmd``: ``[setarch ARCH -R] valgrind ARGS python``.  A ``/bin/sh`` script (no shebang-length
@@ -86,7 +86,8 @@ def write_wrapper(out_dir: str | os.PathLike[str], worker_cmd: Sequence[str]) ->
     """
     out = Path(out_dir)
     config = out / WRAPPER_CONFIG
-    config.write_text(json.dumps({"cmd": list(worker_cmd), "dir": str(out)}), encoding="utf-8")
+    config.write_text(json.dumps({"cmd": list(worker_cmd), "dir": str(out), "seen": seen or str(out)}),
+                      encoding="utf-8")
     wrapper = out / WRAPPER_NAME
     wrapper.write_text("#!/bin/sh\n"
                        f"exec {shlex.quote(sys.executable)} -m greenbench.meters.counted.xdist "
@@ -113,7 +114,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit("usage: python -m greenbench.meters.counted.xdist WORKER_JSON [python arguments]")
     settings = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     cmd = [*settings["cmd"], *args[1:]]
-    env = worker_environment(os.environ, settings["dir"], cmd)
+    seen = settings.get("seen") or settings["dir"]
+    if seen != settings["dir"]:  # /proc/self/fd/DIR_FD: the directory on that descriptor, kept across exec
+        from greenbench.meters.counted.valgrind import DIR_FD
+
+        fd = os.open(settings["dir"], os.O_RDONLY | os.O_DIRECTORY)
+        if fd != DIR_FD:
+            os.dup2(fd, DIR_FD, inheritable=True)
+            os.close(fd)
+        else:
+            os.set_inheritable(fd, True)
+    env = worker_environment(os.environ, seen, cmd)
     sys.stdout.flush()
     os.execve(cmd[0], cmd, env)
 
@@ -392,10 +403,12 @@ def launch(args: Sequence[str], cwd: str | os.PathLike[str] | None, out_dir: str
     import subprocess
 
     from greenbench.meters.counted.counts import VALGRIND_ARGS
-    from greenbench.meters.counted.valgrind import round_options
+    from greenbench.meters.counted.valgrind import DIR_FD, round_options
 
-    write_wrapper(out_dir, [*prefix, valgrind, *VALGRIND_ARGS, f"--callgrind-out-file={out_dir}/cg.%p",
-                            f"--log-file={out_dir}/valgrind.%p.log", sys.executable])
+    # each worker sees the directory as /proc/self/fd/DIR_FD (main() opens it): one path in every run
+    seen = f"/proc/self/fd/{DIR_FD}" if os.path.isdir("/proc/self/fd") else out_dir
+    write_wrapper(out_dir, [*prefix, valgrind, *VALGRIND_ARGS, f"--callgrind-out-file={seen}/cg.%p",
+                            f"--log-file={seen}/valgrind.%p.log", sys.executable], seen=seen)
     cmd = [sys.executable, "-m", "pytest", *args, *round_options(rounds)]
     sys.stdout.flush()
     return subprocess.call(cmd, cwd=cwd, env=controller_environment(out_dir))

@@ -586,3 +586,55 @@ def test_environment_and_arguments_are_padded_to_one_size() -> None:
     b = C.pad_env({"PATH": "/usr/local/bin:/bin", "X": "12345", "Y": "é"}, head_argv)
     assert size(a, base_argv) == size(b, head_argv) == C.PAD_BLOCK
     assert C.pad_env(a, base_argv) == a  # padding again changes nothing
+
+
+def test_valgrind_messages_hide_uncounted_childs_missing_descriptor(tmp_path: Path) -> None:
+    (tmp_path / "valgrind.3.log").write_text(
+        "==14== Error: can not open cache simulation output file `/proc/self/fd/200/cg.14'\n"
+        "==3== Error: can not open cache simulation output file `/elsewhere/cg.3'\n")
+    assert C.valgrind_messages(tmp_path) == ["==3== Error: can not open cache simulation output file `/elsewhere/cg.3'"]
+
+
+def test_fixed_dir_names_the_directory_by_descriptor(tmp_path: Path) -> None:
+    from greenbench.meters.counted import valgrind as V
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("no /proc/self/fd here")
+    try:
+        os.fstat(V.DIR_FD)
+        pytest.skip("descriptor already taken in this process")
+    except OSError:
+        pass
+    (tmp_path / "cg.1.1").write_text("x")
+    path, fd = V.fixed_dir(str(tmp_path))
+    try:
+        assert (path, fd) == (f"/proc/self/fd/{V.DIR_FD}", V.DIR_FD)
+        assert os.get_inheritable(fd)
+        assert sorted(os.listdir(path)) == ["cg.1.1"]  # the same directory, under a name that never changes
+        assert V.fixed_dir(str(tmp_path)) == (str(tmp_path), None)  # taken: the plain path, nothing opened
+    finally:
+        os.close(V.DIR_FD)
+    assert V.fixed_dir(str(tmp_path / "missing")) == (str(tmp_path / "missing"), None)
+
+
+def test_pid_namespace_only_where_unshare_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from greenbench.meters.counted import valgrind as V
+
+    monkeypatch.setattr(V.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(V.sys, "platform", "linux")
+    calls: list[list[str]] = []
+
+    def refused(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, b"", b"unshare: unshare failed: Operation not permitted")
+
+    monkeypatch.setattr(V.subprocess, "run", refused)
+    monkeypatch.delenv(V.NO_NAMESPACE_ENV, raising=False)
+    assert V.pid_namespace_prefix() == []  # a container without CAP_SYS_ADMIN: the run goes on without it
+    monkeypatch.setattr(V.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, b"", b""))
+    assert V.pid_namespace_prefix() == ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"]
+    monkeypatch.setenv(V.NO_NAMESPACE_ENV, "1")
+    assert V.pid_namespace_prefix() == []
+    assert calls and calls[0][:4] == ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"]
