@@ -93,6 +93,19 @@ class RoundRecord:
     other: float | None = None  # other processes' cores busy during the round's span
 
 
+class NoLoadProbe(LoadProbe):
+    """A load probe that reads nothing (deterministic meters): no speed probes, no other-process load."""
+
+    def begin(self) -> None:
+        pass
+
+    def round_done(self, slot: Any = None) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
 @dataclass
 class RoundRecorder:
     """Brackets (a bounded sample of) the runner calls of one benchmark with an energy window."""
@@ -113,6 +126,13 @@ class RoundRecorder:
     failure: str | None = None
     #: (hardware counters, process CPU s, wall s) when the benchmark began (greenbench.plugin.session, issue #21)
     span: Any = None
+
+    def __post_init__(self) -> None:
+        if getattr(self.meter, "deterministic", False) is True:
+            # counts, not time: no load or host-speed probe (the gate does not use them for such a meter), and
+            # under callgrind their reads of /proc/stat (text whose length follows the machine's counters) and
+            # their timing loops would change the heap the benchmark starts from, run by run (issue #20)
+            self.probe = NoLoadProbe()
 
     def _failed(self, what: str, exc: Exception) -> None:
         """Note the meter's failure once and close its window, so the next benchmark starts clean."""
