@@ -166,7 +166,7 @@ _FD_GONE = "can not open cache simulation output file `/proc/self/fd/"
 def valgrind_messages(out_dir: str | os.PathLike[str]) -> list[str]:
     """Valgrind's own messages of a counted run, without its notes about the host's cache sizes."""
     lines: list[str] = []
-    for log in sorted(Path(out_dir).glob("valgrind.*.log")):
+    for log in sorted(Path(out_dir).rglob("valgrind.*.log")):  # xdist: one directory per worker
         for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip() and not any(note in line for note in _CACHE_NOTE) and _FD_GONE not in line:
                 lines.append(line)

@@ -36,6 +36,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if seen != settings["dir"]:  # /proc/self/fd/DIR_FD: the directory on that descriptor, kept across exec
         from greenbench.meters.counted.valgrind import DIR_FD
 
-        fd = os.open(settings["dir"], os.O_RDONLY | os.O_DIRECTORY)
+        # a directory of its own: every worker is process 1 of its own PID namespace, so its dumps' names
+        # (cg.1.N) are the same as its neighbours'
+        own = tempfile.mkdtemp(prefix="worker-", dir=settings["dir"])
+        fd = os.open(own, os.O_RDONLY | os.O_DIRECTORY)
         if fd != DIR_FD:
             os.dup2(fd, DIR_FD, inheritable=True)
             os.close(fd)

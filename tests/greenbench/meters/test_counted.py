@@ -235,11 +235,6 @@ needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None or not os.p
 @pytest.mark.slow
 @pytest.mark.serial
 @needs_valgrind
-@pytest.mark.skip(reason="issue #20 open: with a fully associative L1 and 4M-instruction rounds, test_b "
-                  "(sorted() of a 500-item list: a 4 KB glibc-malloc buffer per call) still read +2.2% between the "
-                  "--benchmark-autosave run and the --benchmark-compare run (L1 misses in list_extend +30%, "
-                  "instructions +0.1%): which malloc block the copy lands in follows the process's heap history; "
-                  "nox -s bench_counted and ci_recipes run the counted gate end to end")
 def test_end_to_end_counted_gate(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_tiny="""
         import os
