@@ -272,13 +272,15 @@ def test_end_to_end_counted_gate(pytester: pytest.Pytester) -> None:
     # under load is issue #20's open nondeterminism)
     low = sorted(e["test_a"]["rounds_j"])[:2]
     assert low[1] / low[0] - 1 < 5e-3
+    # 5 %, not 1 %: a small pure-Python benchmark's counts still move up to ~2 % between processes on a loaded
+    # machine (issue #20, open; the A/A spreads on real suites are in docs/counted.md)
     r = pytester.runpytest_subprocess("test_tiny.py", "--energy-meter=counted", "-p", "no:cacheprovider",
-                                      "--benchmark-compare", "--energy-compare-fail=2%")
+                                      "--benchmark-compare", "--energy-compare-fail=5%")
     assert r.ret == 0, r.stdout.str()
-    os.environ["N_WORK"] = "3300"
+    os.environ["N_WORK"] = "3900"  # +30 % work in test_a only
     try:
         r = pytester.runpytest_subprocess("test_tiny.py", "--energy-meter=counted", "-p", "no:cacheprovider",
-                                          "--benchmark-compare", "--energy-compare-fail=2%")
+                                          "--benchmark-compare", "--energy-compare-fail=5%")
     finally:
         del os.environ["N_WORK"]
     out = r.stdout.str()
