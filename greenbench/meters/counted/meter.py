@@ -10,6 +10,7 @@ from typing import Any
 
 from greenbench.errors import MeterError, MeterUnavailable
 from greenbench.meters.base import Measurement, MeterBase
+from greenbench.meters.counted import arenas as _arenas
 from greenbench.meters.counted import energy_model as CM
 from greenbench.meters.counted.counts import (
     DIR_ENV,
@@ -253,7 +254,8 @@ class CountedMeter(MeterBase):
             "tool": "valgrind --tool=callgrind --cache-sim=yes",
             "rounds": counted_rounds(),
             "round": {"target_instructions": TARGET_INSTRUCTIONS, "max_warmup_calls": MAX_WARMUP_CALLS,
-                      "caches": "warm (steady state)", "gc": "off in rounds", "harness": "subtracted"},
+                      "caches": "warm (steady state)", "gc": "off in rounds", "harness": "subtracted",
+                      "pymalloc_arenas": "aligned to 1 MiB" if _arenas.enabled() else "placed as pymalloc does"},
             "coefficients": c.to_json(),
             "coefficients_source": c.source,
         }

@@ -129,10 +129,14 @@ def relaunch_command(args: Sequence[str], out_dir: str, *, valgrind: str = "valg
 
 
 def relaunch_env(out_dir: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The counted run's environment: ``environ`` plus :data:`DETERMINISTIC_ENV`, the output directory and the
+    aligned-arena library in ``LD_PRELOAD`` (greenbench.meters.counted.arenas)."""
+    from greenbench.meters.counted import arenas
+
     env = dict(os.environ if environ is None else environ)
     env.update(DETERMINISTIC_ENV)
     env[DIR_ENV] = out_dir
-    return env
+    return arenas.preload_env(env)
 
 
 #: padding variable of the counted run's environment, and the size its strings are padded to
@@ -250,6 +254,9 @@ def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *, 
 
     valgrind = _callgrind.valgrind_path()
     _callgrind.load()  # build the shim now: a missing header fails here, in one line, not under valgrind
+    from greenbench.meters.counted import arenas
+
+    arenas.preload_env(os.environ)  # and the aligned-arena library (xdist workers find it built)
     CM.load_coefficients()  # a bad coefficients file too
     rounds = counted_rounds()
     warm_numba_cache(args, cwd)

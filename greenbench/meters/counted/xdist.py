@@ -99,13 +99,14 @@ def write_wrapper(out_dir: str | os.PathLike[str], worker_cmd: Sequence[str], se
 
 def worker_environment(environ: Mapping[str, str], out_dir: str, argv: Sequence[str]) -> dict[str, str]:
     """A worker's environment: the controller's, without its marker, with ``DIR_ENV`` and the stack padding."""
+    from greenbench.meters.counted import arenas
     from greenbench.meters.counted.counts import DETERMINISTIC_ENV, DIR_ENV
     from greenbench.meters.counted.valgrind import pad_env
 
     env = {k: v for k, v in environ.items() if k != CONTROLLER_ENV}
     env.update(DETERMINISTIC_ENV)
     env[DIR_ENV] = out_dir
-    return pad_env(env, argv)
+    return pad_env(arenas.preload_env(env), argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
