@@ -67,6 +67,7 @@ from greenbench.meters.counted.counts import WARMUP_INSTRUCTIONS as WARMUP_INSTR
 from greenbench.meters.counted.counts import counted_rounds as counted_rounds
 from greenbench.meters.counted.counts import parse_callgrind as parse_callgrind
 from greenbench.meters.counted.counts import per_call as per_call
+from greenbench.meters.counted.counts import read_counts as read_counts
 from greenbench.meters.counted.counts import settle_calls as settle_calls
 from greenbench.meters.counted.counts import under_counted_run as under_counted_run
 from greenbench.meters.counted.meter import CountedMeter as CountedMeter

@@ -127,6 +127,33 @@ def parse_callgrind(text: str, where: str = "callgrind output") -> dict[str, int
     return out
 
 
+#: bytes read from the end of a dump for its ``totals:`` line
+TAIL_BYTES = 4096
+
+
+def read_counts(path: os.PathLike[str] | str) -> dict[str, int]:
+    """:func:`parse_callgrind` of a dump file from its ``events:`` line (header, read line by line) and its
+    ``totals:`` line (in the last :data:`TAIL_BYTES`); the whole text only where those are not found.  Nothing
+    of the dump's size is allocated (greenbench.meters.counted.meter.CountedMeter._read_dump says why)."""
+    events = None
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh):
+            if raw.startswith(b"events:"):
+                events = raw.decode("utf-8", "replace")
+                break
+            if raw.startswith(b"fn=") or i > 256:
+                break
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - TAIL_BYTES))
+        tail = fh.read(TAIL_BYTES)
+    at = tail.rfind(b"\ntotals:")
+    if events is not None and at >= 0:
+        line = tail[at + 1:].split(b"\n", 1)[0].decode("utf-8", "replace")
+        return parse_callgrind(events + line + "\n", str(path))
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return parse_callgrind(fh.read(), str(path))
+
+
 def per_call(counts: Mapping[str, int], iterations: int) -> dict[str, int]:
     """Counts of one call: a round's counts divided by its iterations (rounded)."""
     n = max(int(iterations), 1)

@@ -44,6 +44,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from greenbench.errors import DataError
@@ -551,19 +552,33 @@ def expand_run(doc: Any, where: str = "results file") -> None:
 # -- the meter's side: keep each window's dump text --------------------------------------------------
 
 def keep(meter: Any, measurement: Any) -> None:
-    """Called by the counted meter after each window: remember the window's dump text beside its measurement."""
-    texts = getattr(meter, "dump_texts", None)
-    if not texts or not enabled():
+    """Called by the counted meter after each window: remember the window's dumps beside its measurement.
+
+    The meter hands over its dump files (``meter.dump_files``: paths; read only in :func:`take`, after the
+    benchmark's rounds) or, from tests and older callers, their texts (``meter.dump_texts``)."""
+    files = list(getattr(meter, "dump_files", None) or ())
+    texts = list(getattr(meter, "dump_texts", None) or ())
+    if not (files or texts):
+        return
+    meter.dump_files, meter.dump_texts = [], []
+    if not enabled():
+        _forget(files)
         return
     kept = getattr(meter, "_gb_profiles", None)
     if kept is None:
         kept = meter._gb_profiles = []
-    kept.append((measurement, list(texts)))
-    meter.dump_texts = []
+    kept.append((measurement, files or texts))
+
+
+def _forget(items: Sequence[Any]) -> None:
+    for item in items:
+        if isinstance(item, Path):
+            item.unlink(missing_ok=True)
 
 
 def take(meter: Any, records: Sequence[Any]) -> dict[str, Any] | None:
-    """The profile of the lowest-energy record among ``records`` (RoundRecords); clears the meter's memory."""
+    """The profile of the lowest-energy record among ``records`` (RoundRecords); clears the meter's memory
+    and removes the dump files it kept."""
     kept = getattr(meter, "_gb_profiles", None) or []
     if hasattr(meter, "_gb_profiles"):
         meter._gb_profiles = []
@@ -577,9 +592,15 @@ def take(meter: Any, records: Sequence[Any]) -> dict[str, Any] | None:
         if best is None or e < best[0]:
             best = (e, texts, r.iterations)
     if best is None:
+        for _, items in kept:
+            _forget(items)
         return None
+    chosen = [item.read_text(encoding="utf-8", errors="replace") if isinstance(item, Path) else item
+              for item in best[1]]
+    for _, items in kept:
+        _forget(items)
     coefficients = getattr(meter, "coefficients", CM.DEFAULT)
-    return build(best[1], best[2], coefficients)
+    return build(chosen, best[2], coefficients)
 
 
 def after_benchmark(es: Any, fixture: Any, recorder: Any, config: Any = None) -> None:

@@ -44,6 +44,17 @@ def test_parse_totals_names_every_event() -> None:
     assert C.parse_callgrind(DUMP) == COUNTS
 
 
+def test_read_counts_takes_the_totals_without_reading_the_whole_dump(tmp_path: Path) -> None:
+    dump = tmp_path / "cg.1.1"
+    body = "".join(f"fn=({i}) f{i}\n0 1 1 1 0 0 0 0 0 0\n" for i in range(2000))  # well past the tail read
+    dump.write_text(DUMP.replace("totals:", body + "totals:"))
+    assert C.read_counts(dump) == COUNTS  # the summary line's wrapped value is never used
+    broken = tmp_path / "cg.1.2"  # no totals line in the tail: the whole text, and its summary
+    broken.write_text(DUMP.replace("totals: 1000 300 200 10 20 5 2 3 1\n", ""))
+    with pytest.raises(DataError, match="out of range"):
+        C.read_counts(broken)
+
+
 def test_parse_without_cache_events_keeps_instructions() -> None:
     text = "events: Ir\ntotals: 42\n"
     assert C.parse_callgrind(text) == {"instructions": 42}

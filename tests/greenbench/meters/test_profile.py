@@ -195,8 +195,33 @@ def test_the_counted_meter_keeps_its_dumps(tmp_path: Path) -> None:
     meter = C.CountedMeter(CM.DEFAULT, lib=Lib(), out_dir=tmp_path)
     meter.start()
     m = meter.stop()
-    prof = P.take(meter, [SimpleNamespace(measurement=m, iterations=1)])
+    # the dump stays on disk, not in the process, until the benchmark's profile is taken (issue #20)
+    assert not getattr(meter, "dump_texts", None) and [p.name for p in tmp_path.iterdir()] == [
+        f"kept.{os.getpid()}.1.cg"]
+    meter.start()
+    m2 = meter.stop()  # a second window: both kept, each beside its measurement
+    assert len(list(tmp_path.iterdir())) == 2
+    prof = P.take(meter, [SimpleNamespace(measurement=m, iterations=1), SimpleNamespace(measurement=m2, iterations=1)])
     assert prof is not None and {f.name for f in P.functions(prof)} >= {"main_loop", "helper", "__memcpy_avx"}
+    assert not list(tmp_path.iterdir()), "taken: the kept dumps are removed"
+
+
+def test_the_counted_meter_keeps_no_dump_with_the_profile_off(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenbench.meters import counted as C
+
+    monkeypatch.setenv(P.PROFILE_ENV, "0")
+
+    class Lib:
+        def __getattr__(self, name: str) -> Any:
+            return lambda *a: None
+
+        def gb_dump_stats_at(self, name: bytes) -> None:
+            (tmp_path / f"cg.{os.getpid()}.1").write_text(DUMP)
+
+    meter = C.CountedMeter(CM.DEFAULT, lib=Lib(), out_dir=tmp_path)
+    meter.start()
+    assert meter.stop().energy_j > 0 and not list(tmp_path.iterdir())
 
 
 # -- Python level ---------------------------------------------------------------------------------------
