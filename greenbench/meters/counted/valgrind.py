@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenbench.errors import MeterError
 from greenbench.meters.counted import energy_model as CM
+from greenbench.meters.counted.commitinfo import PLUGIN as COMMIT_INFO_PLUGIN
 from greenbench.meters.counted.counts import (
     _CACHE_NOTE,
     CHILD_EVENTS,
@@ -124,7 +125,7 @@ def relaunch_command(args: Sequence[str], out_dir: str, *, valgrind: str = "valg
     return [
         *prefix, valgrind, *VALGRIND_ARGS, f"--callgrind-out-file={out_dir}/cg.%p",
         f"--log-file={out_dir}/valgrind.%p.log",  # its messages are shown after the run, cache notes left out
-        python, "-m", "pytest", *args, *round_options(rounds),
+        python, "-m", "pytest", "-p", COMMIT_INFO_PLUGIN, *args, *round_options(rounds),
     ]
 
 
@@ -257,6 +258,7 @@ def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *, 
     from greenbench.meters.counted import arenas
 
     arenas.preload_env(os.environ)  # and the aligned-arena library (xdist workers find it built)
+    from greenbench.meters.counted import commitinfo
     CM.load_coefficients()  # a bad coefficients file too
     rounds = counted_rounds()
     warm_numba_cache(args, cwd)
@@ -273,7 +275,8 @@ def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *, 
                 cmd = relaunch_command(args, path, valgrind=valgrind, rounds=rounds,
                                        prefix=[*pid_namespace_prefix(), *aslr_off_prefix()])
                 sys.stdout.flush()
-                rc = subprocess.call(cmd, cwd=cwd, env=pad_env(relaunch_env(path), cmd),
+                env = {**relaunch_env(path), **commitinfo.native_env(args, cwd)}
+                rc = subprocess.call(cmd, cwd=cwd, env=pad_env(env, cmd),
                                      pass_fds=() if fd is None else (fd,))
             finally:
                 if fd is not None:

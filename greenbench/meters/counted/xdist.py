@@ -414,9 +414,11 @@ def launch(args: Sequence[str], cwd: str | os.PathLike[str] | None, out_dir: str
     seen = f"/proc/self/fd/{DIR_FD}" if os.path.isdir("/proc/self/fd") else out_dir
     write_wrapper(out_dir, [*prefix, valgrind, *VALGRIND_ARGS, f"--callgrind-out-file={seen}/cg.%p",
                             f"--log-file={seen}/valgrind.%p.log", sys.executable], seen=seen)
-    cmd = [sys.executable, "-m", "pytest", *args, *round_options(rounds)]
+    from greenbench.meters.counted import commitinfo
+
+    cmd = [sys.executable, "-m", "pytest", "-p", commitinfo.PLUGIN, *args, *round_options(rounds)]
     sys.stdout.flush()
-    return subprocess.call(cmd, cwd=cwd, env=controller_environment(out_dir))
+    return subprocess.call(cmd, cwd=cwd, env={**controller_environment(out_dir), **commitinfo.native_env(args, cwd)})
 
 
 if __name__ == "__main__":
