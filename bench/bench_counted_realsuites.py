@@ -114,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         loops = busy_loops(0 if ns.analyse_only else busy)
         try:
             tag = f"{name}-{meter}-busy{busy}"
-            off = f"{plants[name]}:0" if name in plants else ""  # the wrapper alone, nothing planted
+            # the wrapper alone, nothing planted; "0" padded to the planted value's width and the planted run's file
+            # named like an A/A run's: a counted process's small calls move ~1 % when anything before them differs,
+            # an environment string's length included (docs/counted.md), so the planted run differs by its work only
+            off = f"{plants[name]}:{'0' * len(str(ns.every))}" if name in plants else ""
             jobs: list[tuple[str, list[str], str]] = [(f"aa{i}", args, off) for i in range(ns.runs)]
             if name in subsets:
                 jobs.append(("subset", subsets[name], off))
             if name in plants:
-                jobs.append(("planted", args, f"{plants[name]}:{ns.every}"))
+                jobs.append(("pl0", args, f"{plants[name]}:{ns.every}"))
             # counted runs may run side by side (counts do not depend on the load); time-based meters one by one
             width = ns.jobs if meter == "counted" else 1
             if ns.analyse_only:  # the JSON files of an earlier run in --keep
@@ -128,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=width) as pool:
                     futures = {key: pool.submit(run_suite, cwd, a, meter, work / f"{tag}-{key}.json",
                                                 rounds=ns.rounds, plant=plant) for key, a, plant in jobs}
-                    walls = [futures[k].result() for k, _, _ in jobs if k != "planted"]
+                    walls = [futures[k].result() for k, _, _ in jobs if k != "pl0"]
             runs = [entries(work / f"{tag}-aa{i}.json") for i in range(ns.runs)]
             subset = entries(work / f"{tag}-subset.json") if name in subsets else None
-            planted = entries(work / f"{tag}-planted.json") if name in plants else None
+            planted = entries(work / f"{tag}-pl0.json") if name in plants else None
             print(f"  {tag}: {len(jobs)} runs of {min(walls):.0f}-{max(walls):.0f} s ({width} at a time)", flush=True)
         finally:
             for p in loops:
