@@ -552,28 +552,24 @@ def expand_run(doc: Any, where: str = "results file") -> None:
 # -- the meter's side: keep each window's dump text --------------------------------------------------
 
 def keep(meter: Any, measurement: Any) -> None:
-    """Called by the counted meter after each window: remember the window's dumps beside its measurement.
-
-    The meter hands over its dump files (``meter.dump_files``: paths; read only in :func:`take`, after the
-    benchmark's rounds) or, from tests and older callers, their texts (``meter.dump_texts``)."""
+    """Called by the counted meter after each window: remember the window's dump files (``meter.dump_files``)
+    beside its measurement; they are read only in :func:`take`, after the benchmark's rounds."""
     files = list(getattr(meter, "dump_files", None) or ())
-    texts = list(getattr(meter, "dump_texts", None) or ())
-    if not (files or texts):
+    if not files:
         return
-    meter.dump_files, meter.dump_texts = [], []
+    meter.dump_files = []
     if not enabled():
         _forget(files)
         return
     kept = getattr(meter, "_gb_profiles", None)
     if kept is None:
         kept = meter._gb_profiles = []
-    kept.append((measurement, files or texts))
+    kept.append((measurement, files))
 
 
-def _forget(items: Sequence[Any]) -> None:
-    for item in items:
-        if isinstance(item, Path):
-            item.unlink(missing_ok=True)
+def _forget(files: Sequence[Path]) -> None:
+    for f in files:
+        f.unlink(missing_ok=True)
 
 
 def take(meter: Any, records: Sequence[Any]) -> dict[str, Any] | None:
@@ -595,8 +591,7 @@ def take(meter: Any, records: Sequence[Any]) -> dict[str, Any] | None:
         for _, items in kept:
             _forget(items)
         return None
-    chosen = [item.read_text(encoding="utf-8", errors="replace") if isinstance(item, Path) else item
-              for item in best[1]]
+    chosen = [f.read_text(encoding="utf-8", errors="replace") for f in best[1]]
     for _, items in kept:
         _forget(items)
     coefficients = getattr(meter, "coefficients", CM.DEFAULT)

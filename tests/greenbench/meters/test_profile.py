@@ -159,44 +159,53 @@ def test_format_2_is_compact_and_reads_back() -> None:
     assert (fn.name, fn.obj, fn.where, fn.energy_j, fn.incl_j) == ("a", "o", "x.c:3", 2e-6, 3e-6)
 
 
-def test_meter_keeps_each_window_and_the_lowest_round_is_taken() -> None:
+def test_meter_keeps_each_window_and_the_lowest_round_is_taken(tmp_path: Path) -> None:
     cheap = DUMP.replace("fn=(5) helper'2\n30 6", "fn=(5) helper'2\n30 1")
     meter = SimpleNamespace(coefficients=CM.DEFAULT)
     ms = []
-    for text, energy in ((DUMP, 2.0), (cheap, 1.0), (DUMP, 3.0)):
-        meter.dump_texts = [text]
+    for i, (text, energy) in enumerate(((DUMP, 2.0), (cheap, 1.0), (DUMP, 3.0))):
+        (tmp_path / f"kept.{i}.cg").write_text(text)
+        meter.dump_files = [tmp_path / f"kept.{i}.cg"]
         m = SimpleNamespace(energy_j=energy)
         P.keep(meter, m)
         ms.append(m)
-        assert meter.dump_texts == []
+        assert meter.dump_files == []
     records = [SimpleNamespace(measurement=m, iterations=1) for m in ms]
     prof = P.take(meter, records)
     assert prof is not None and prof == P.build([cheap])
     assert P.take(meter, records) is None, "taken once: the meter forgets the benchmark's dumps"
 
 
-def test_keep_is_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keep_is_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(P.PROFILE_ENV, "0")
-    meter = SimpleNamespace(dump_texts=[DUMP])
+    dump = tmp_path / "kept.1.cg"
+    dump.write_text(DUMP)
+    meter = SimpleNamespace(dump_files=[dump])
     P.keep(meter, SimpleNamespace(energy_j=1.0))
-    assert not getattr(meter, "_gb_profiles", None)
+    assert not getattr(meter, "_gb_profiles", None) and not dump.exists()
+
+
+class FakeCallgrind:
+    """The client-request shim: every request a no-op, each dump request writes :data:`DUMP` where callgrind would."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a: None
+
+    def gb_dump_stats_at(self, name: bytes) -> None:
+        (self.out_dir / f"cg.{os.getpid()}.1").write_text(DUMP)
 
 
 def test_the_counted_meter_keeps_its_dumps(tmp_path: Path) -> None:
     from greenbench.meters import counted as C
 
-    class Lib:
-        def __getattr__(self, name: str) -> Any:
-            return lambda *a: None
-
-        def gb_dump_stats_at(self, name: bytes) -> None:
-            (tmp_path / f"cg.{os.getpid()}.1").write_text(DUMP)
-
-    meter = C.CountedMeter(CM.DEFAULT, lib=Lib(), out_dir=tmp_path)
+    meter = C.CountedMeter(CM.DEFAULT, lib=FakeCallgrind(tmp_path), out_dir=tmp_path)
     meter.start()
     m = meter.stop()
     # the dump stays on disk, not in the process, until the benchmark's profile is taken (issue #20)
-    assert not getattr(meter, "dump_texts", None) and [p.name for p in tmp_path.iterdir()] == [
+    assert meter.dump_files == [] and [p.name for p in tmp_path.iterdir()] == [
         f"kept.{os.getpid()}.1.cg"]
     meter.start()
     m2 = meter.stop()  # a second window: both kept, each beside its measurement
@@ -212,14 +221,7 @@ def test_the_counted_meter_keeps_no_dump_with_the_profile_off(tmp_path: Path,
 
     monkeypatch.setenv(P.PROFILE_ENV, "0")
 
-    class Lib:
-        def __getattr__(self, name: str) -> Any:
-            return lambda *a: None
-
-        def gb_dump_stats_at(self, name: bytes) -> None:
-            (tmp_path / f"cg.{os.getpid()}.1").write_text(DUMP)
-
-    meter = C.CountedMeter(CM.DEFAULT, lib=Lib(), out_dir=tmp_path)
+    meter = C.CountedMeter(CM.DEFAULT, lib=FakeCallgrind(tmp_path), out_dir=tmp_path)
     meter.start()
     assert meter.stop().energy_j > 0 and not list(tmp_path.iterdir())
 
