@@ -65,6 +65,10 @@ VALGRIND_ARGS = (
     "--dump-instr=no",
     "--smc-check=all-non-file",  # JIT code (Numba, torch) is re-translated when rewritten
     "--trace-children=no",  # a benchmark that starts a child process is refused (CountedRunPlugin)
+    # no gdbserver FIFOs: their names hold the PID, which is 1 in every container's own PID namespace, so
+    # concurrent counted runs (CI jobs, xdist workers in containers) printed "could not unlink
+    # /tmp/vgdb-pipe-...-1-..." for each other's files
+    "--vgdb=no",
     "-q",
 )
 #: Valgrind's notes about the host's cache sizes: the fixed geometry above is used, so they are noise
