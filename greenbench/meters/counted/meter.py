@@ -12,6 +12,7 @@ from greenbench.errors import MeterError, MeterUnavailable
 from greenbench.meters.base import Measurement, MeterBase
 from greenbench.meters.counted import arenas as _arenas
 from greenbench.meters.counted import energy_model as CM
+from greenbench.meters.counted.clock import TIME_COLUMNS, counted_duration_s
 from greenbench.meters.counted.counts import (
     DIR_ENV,
     MAX_CALLS,
@@ -186,6 +187,7 @@ class CountedMeter(MeterBase):
             if loops is None:
                 result, counts = self._collect(call, 0)  # call(0): pytest-benchmark's single-call path
                 n = 1
+                loops = 0
             else:
                 n = self.calls_per_round or 0
                 if not n:
@@ -197,7 +199,7 @@ class CountedMeter(MeterBase):
                     self._uninstrument()
                     call(2)
                     self._instrument()
-                    duration, counts = self._collect(call, 1)
+                    _, counts = self._collect(call, 1)
                     net = max(counts.get("instructions", 0) - harness.get("instructions", 0), 1)
                     self.calls_per_round = 1 << max(0, min(MAX_CALLS.bit_length() - 1,
                                                            (TARGET_INSTRUCTIONS // net).bit_length() - 1))
@@ -217,10 +219,16 @@ class CountedMeter(MeterBase):
                 else:
                     warm = 1 if n == 1 else min(MAX_WARMUP_CALLS, max(2, n // 2))
                     call(warm)
-                    duration, counts = self._collect(call, n)
-                # pytest-benchmark divides the duration by the calls it asked for
-                result = duration * max(loops, 1) / n if isinstance(duration, (int, float)) else duration
+                    _, counts = self._collect(call, n)
             counts = {k: max(0, v - harness.get(k, 0)) for k, v in counts.items()}
+            # pytest-benchmark's duration: the net instructions at a nominal 1 ns each (greenbench.meters.counted.
+            # clock: the wall time under Valgrind follows the machine, and what pytest-benchmark does with it
+            # reached the next benchmark's counts), for the calls it asked for (it divides by them)
+            per_call_s = counted_duration_s(counts.get("instructions", 0)) / n
+            if loops == 0:
+                result = (per_call_s, result[1]) if isinstance(result, tuple) and len(result) == 2 else result
+            else:
+                result = per_call_s * max(loops, 1)
         except BaseException:
             self.in_round = False
             self._window_open = False  # closed: the next round or benchmark starts clean
@@ -281,6 +289,7 @@ class CountedMeter(MeterBase):
             "round": {"target_instructions": TARGET_INSTRUCTIONS, "max_warmup_calls": MAX_WARMUP_CALLS,
                       "caches": "warm (steady state)", "gc": "off in rounds", "harness": "subtracted",
                       "pymalloc_arenas": "aligned to 1 MiB" if _arenas.enabled() else "placed as pymalloc does"},
+            "time_columns": TIME_COLUMNS,
             "coefficients": c.to_json(),
             "coefficients_source": c.source,
         }

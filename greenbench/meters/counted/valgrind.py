@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenbench.errors import MeterError
 from greenbench.meters.counted import energy_model as CM
+from greenbench.meters.counted.clock import TIMER as CLOCK_TIMER
 from greenbench.meters.counted.commitinfo import PLUGIN as COMMIT_INFO_PLUGIN
 from greenbench.meters.counted.counts import (
     _CACHE_NOTE,
@@ -33,10 +34,11 @@ if TYPE_CHECKING:
 # -- re-launching pytest under callgrind --------------------------------------
 
 #: pytest-benchmark options of the counted run: a fixed number of rounds, no warm-up by wall time, no
-#: calibration by wall time (the counted meter picks the calls per round by counts)
+#: calibration by wall time (the counted meter picks the calls per round by counts), a clock that does not
+#: follow the machine's timing (greenbench.meters.counted.clock)
 def benchmark_options(rounds: int) -> dict[str, Any]:
     return {"benchmark_min_rounds": rounds, "benchmark_max_time": 0.0, "benchmark_min_time": 0.0,
-            "benchmark_calibration_precision": 1, "benchmark_warmup": False}
+            "benchmark_calibration_precision": 1, "benchmark_warmup": False, "benchmark_timer": CLOCK_TIMER}
 
 
 def aslr_off_prefix(machine: str | None = None) -> list[str]:
@@ -63,7 +65,7 @@ def round_options(rounds: int) -> list[str]:
     """pytest-benchmark options of the counted run (later options win; the run also sets them on its config:
     counted_cmdline_main): a fixed number of rounds, no warm-up or calibration by wall time."""
     return [f"--benchmark-min-rounds={rounds}", "--benchmark-max-time=0", "--benchmark-min-time=0",
-            "--benchmark-calibration-precision=1", "--benchmark-warmup=off"]
+            "--benchmark-calibration-precision=1", "--benchmark-warmup=off", f"--benchmark-timer={CLOCK_TIMER}"]
 
 
 def pid_namespace_prefix() -> list[str]:
@@ -205,6 +207,10 @@ def counted_cmdline_main(config: Any) -> int | None:
         for k, v in benchmark_options(counted_rounds()).items():
             if hasattr(config.option, k):
                 setattr(config.option, k, v)
+        if under_counted_run():
+            from greenbench.meters.counted import clock
+
+            clock.install()  # pytest-benchmark's time.time() in the counted process (the code under test: untouched)
         if xdist.in_controller() and not under_counted_run():
             config.pluginmanager.register(xdist.controller_plugin(config), "greenbench-counted-xdist")
             return None

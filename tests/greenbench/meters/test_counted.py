@@ -166,6 +166,7 @@ def test_relaunch_command_fixes_rounds_and_environment() -> None:
     assert cmd[at:at + 7] == ["py", "-m", "pytest", "-p", "greenbench.meters.counted.commitinfo", "t.py", "-q"]
     assert "--benchmark-min-rounds=7" in cmd and "--benchmark-max-time=0" in cmd
     assert "--benchmark-warmup=off" in cmd
+    assert "--benchmark-timer=greenbench.meters.counted.clock.counted_nominal_clock" in cmd
     env = C.relaunch_env("/tmp/x", {"PATH": "/bin"})
     assert env["PYTHONHASHSEED"] == "0" and env["OMP_NUM_THREADS"] == "1" and env[C.DIR_ENV] == "/tmp/x"
     # Numba's cache key holds the CPU name/features; Valgrind's emulated CPU differs from the host's
@@ -380,6 +381,29 @@ def test_run_round_warms_up_picks_calls_by_counts_and_subtracts_the_harness(tmp_
     assert n == C.MAX_CALLS and m.counts["instructions"] == 10 * n
 
 
+def test_run_round_hands_pytest_benchmark_durations_from_counts(tmp_path: Path) -> None:
+    """Issue #20: whatever the runner's clock read, pytest-benchmark gets the round's net instructions at 1 ns each
+    per call it asked for (a wall time under Valgrind, and what pytest-benchmark formats from it, followed the
+    machine and reached the next benchmark's counts)."""
+    lib = SimLib(tmp_path)
+    meter = C.CountedMeter(CM.DEFAULT, lib=lib, out_dir=tmp_path)
+    meter.begin_benchmark("t.py::test_t")
+
+    def call(n: int) -> Any:
+        lib.work({"Ir": 700})  # the harness
+        for _ in range(max(n, 1)):
+            lib.work({"Ir": 2_000})
+        return 123.0 if n else (123.0, "value")  # a wall clock's reading: ignored
+
+    noop = lambda: (lambda n: lib.work({"Ir": 700}) or (0.5 if n else (0.5, None)))  # noqa: E731
+    result, _, _ = meter.run_round(call, 1, noop)
+    assert result == pytest.approx(2e-6)
+    result, m, n = meter.run_round(call, 3, noop)  # pytest-benchmark asked for 3 calls: 3 calls' duration
+    assert n > 1 and m.counts["instructions"] == 2_000 * n and result == pytest.approx(3 * 2e-6)
+    duration, value = meter.run_round(call, None, noop)[0]  # the single-call path keeps the call's result
+    assert value == "value" and duration == pytest.approx(2e-6)
+
+
 def test_run_round_single_call_path_and_big_calls(tmp_path: Path) -> None:
     lib = SimLib(tmp_path)
     meter = C.CountedMeter(CM.DEFAULT, lib=lib, out_dir=tmp_path)
@@ -511,16 +535,44 @@ def test_valgrind_cache_notes_are_hidden(tmp_path: Path) -> None:
 def test_counted_run_fixes_pytest_benchmark_options(monkeypatch: pytest.MonkeyPatch) -> None:
     import types
 
+    import pytest_benchmark.fixture as pbf
+
+    from greenbench.meters.counted import clock
+
+    monkeypatch.setattr(pbf, "time", pbf.time)  # restored after the test: install() swaps it
     monkeypatch.setenv(C.DIR_ENV, "/nonexistent")
     monkeypatch.setenv(C.ROUNDS_ENV, "4")
     registered: list[str] = []
     option = types.SimpleNamespace(benchmark_min_rounds=5, benchmark_max_time=1.0, benchmark_min_time=5e-6,
-                                   benchmark_calibration_precision=10, benchmark_warmup=True)
+                                   benchmark_calibration_precision=10, benchmark_warmup=True,
+                                   benchmark_timer="time.perf_counter")
     config = types.SimpleNamespace(option=option, pluginmanager=types.SimpleNamespace(
         register=lambda plugin, name: registered.append(name)))
     assert C.counted_cmdline_main(config) is None
     assert option.benchmark_min_rounds == 4 and option.benchmark_max_time == 0.0 and option.benchmark_warmup is False
     assert registered == ["greenbench-counted-run"]
+    # issue #20: pytest-benchmark's clocks in the counted process do not follow the machine's timing
+    assert option.benchmark_timer == clock.TIMER == "greenbench.meters.counted.clock.counted_nominal_clock"
+    assert isinstance(pbf.time, clock._FixtureTime)
+    before = pbf.time.time()
+    assert pbf.time.time() == pytest.approx(before + 1e-9, abs=1e-15)  # one nanosecond per reading
+    assert pbf.time.sleep is __import__("time").sleep  # everything else is the real module's
+
+
+def test_counted_clock_is_a_function_of_readings_and_counts() -> None:
+    """Issue #20: pytest-benchmark's timer in a counted run (loadable by name, as --benchmark-timer loads it) and
+    the durations the counted meter hands it: counts at a nominal 1 ns per instruction, never the wall clock."""
+    from pytest_benchmark.utils import load_timer
+
+    from greenbench.meters.counted import clock
+
+    timer = load_timer(clock.TIMER).target
+    assert timer is clock.counted_nominal_clock
+    readings = [timer() for _ in range(5)]
+    assert [round((b - a) * 1e9) for a, b in zip(readings, readings[1:])] == [1, 1, 1, 1]
+    assert clock.counted_duration_s(2_500) == pytest.approx(2.5e-6)
+    assert clock.counted_duration_s(0) == clock.NOMINAL_S_PER_INSTRUCTION  # never 0 s (pytest-benchmark divides)
+    assert "not a measured time" in clock.TIME_COLUMNS
 
 
 def test_numba_warmup_pass_disables_benchmarks_and_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
