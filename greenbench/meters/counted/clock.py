@@ -57,6 +57,13 @@ def counted_duration_s(instructions: int) -> float:
     return max(int(instructions), 1) * NOMINAL_S_PER_INSTRUCTION
 
 
+def say_time_columns(terminalreporter: Any) -> None:
+    """One line after pytest-benchmark's table of a counted run (when it has benchmarks): what its times are."""
+    bs = getattr(terminalreporter.config, "_benchmarksession", None)
+    if bs is not None and getattr(bs, "benchmarks", None):
+        terminalreporter.write_line(f"counted meter: {TIME_COLUMNS}")
+
+
 class _FixtureTime(types.ModuleType):
     """The ``time`` module as pytest-benchmark's fixture module sees it in a counted run: ``time()`` ticks."""
 

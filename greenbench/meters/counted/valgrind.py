@@ -358,4 +358,10 @@ def counted_run_plugin() -> Any:
         def pytest_runtest_setup(self, item: Any) -> None:
             seed_random()
 
+        @pytest.hookimpl(trylast=True)
+        def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+            from greenbench.meters.counted.clock import say_time_columns
+
+            say_time_columns(terminalreporter)
+
     return CountedRunPlugin()

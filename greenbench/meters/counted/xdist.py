@@ -338,6 +338,12 @@ def controller_plugin(config: Any) -> Any:
             # -n N's default distribution: a fixed split (a benchmark's predecessors are the same every run)
             return static_scheduler(config, log) if config.getvalue("dist") == "load" else None
 
+        @pytest.hookimpl(trylast=True)
+        def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+            from greenbench.meters.counted.clock import say_time_columns
+
+            say_time_columns(terminalreporter)
+
         def pytest_testnodedown(self, node: Any, error: Any) -> None:
             from greenbench.plugin import session_of
 
