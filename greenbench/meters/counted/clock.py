@@ -5,7 +5,7 @@ formats what it read into its log strings (``format_time``: "9.87us", "123.45us"
 the reading) whether or not they are printed, and its ``time.time()`` around the rounds does the same.  Those
 strings are allocated and freed between the measured calls, so the allocator's state -- and with it the next
 benchmark's counts -- followed the machine's timing.  Measured on cattrs' own ``bench/`` (40 benchmarks, 3 fresh
-counted runs side by side): per-call instructions identical in 23-25 of 40 benchmarks between runs, energy per
+counted runs side by side): per-call instructions identical in 24-25 of 40 benchmarks between two runs, energy per
 call up to 1.32 % apart; with every clock of the process replaced by a deterministic one, 40 of 40 identical
 (0.005 %); with only pytest-benchmark's timer and its module's ``time.time()`` replaced, 4 of 4 identical on
 the selection where the first differences appeared (the timer alone or ``time.time()`` alone: not).
