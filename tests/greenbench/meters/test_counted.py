@@ -572,6 +572,8 @@ def test_counted_run_fixes_pytest_benchmark_options(monkeypatch: pytest.MonkeyPa
 def test_counted_clock_is_a_function_of_readings_and_counts() -> None:
     """Issue #20: pytest-benchmark's timer in a counted run (loadable by name, as --benchmark-timer loads it) and
     the durations the counted meter hands it: counts at a nominal 1 ns per instruction, never the wall clock."""
+    import itertools
+
     from pytest_benchmark.utils import load_timer
 
     from greenbench.meters.counted import clock
@@ -579,7 +581,7 @@ def test_counted_clock_is_a_function_of_readings_and_counts() -> None:
     timer = load_timer(clock.TIMER).target
     assert timer is clock.counted_nominal_clock
     readings = [timer() for _ in range(5)]
-    assert [round((b - a) * 1e9) for a, b in zip(readings, readings[1:])] == [1, 1, 1, 1]
+    assert [round((b - a) * 1e9) for a, b in itertools.pairwise(readings)] == [1, 1, 1, 1]
     assert clock.counted_duration_s(2_500) == pytest.approx(2.5e-6)
     assert clock.counted_duration_s(0) == clock.NOMINAL_S_PER_INSTRUCTION  # never 0 s (pytest-benchmark divides)
     assert "not a measured time" in clock.TIME_COLUMNS
