@@ -49,6 +49,9 @@ Issue #17 revised points 4 and 5 (docs/gate.md has the measurements):
   own width (``max + (max - min)``).  With fewer, a change is a regression only
   beyond the threshold plus :data:`SINGLE_RUN_DRIFT` (the drift one baseline
   cannot show); between the two it is ``inconclusive: needs 3 baseline runs``.
+  Where either run's rounds were contended, the bar is at least the threshold
+  plus :data:`CONTENDED_DRIFT` even with three runs (their band misses the tail
+  of the drift under load).
 * **Host speed may excuse, never accuse.**  The raw and the host-speed
   normalised change are both reported; normalisation applies only when its
   probes' own noise is smaller than the speed change it would correct; a
@@ -105,6 +108,7 @@ from greenbench.gate.rules import MIN_RUNWIDE as MIN_RUNWIDE
 from greenbench.gate.rules import PROBE_NOISE_FACTOR as PROBE_NOISE_FACTOR
 from greenbench.gate.rules import PROBE_QUANTILE as PROBE_QUANTILE
 from greenbench.gate.rules import SINGLE_RUN_DRIFT as SINGLE_RUN_DRIFT
+from greenbench.gate.rules import CONTENDED_DRIFT as CONTENDED_DRIFT
 from greenbench.gate.rules import GateRule as GateRule
 from greenbench.gate.rules import Verdict as Verdict
 from greenbench.gate.rules import pct as pct

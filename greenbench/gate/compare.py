@@ -15,6 +15,7 @@ from greenbench.gate.machines import _energy
 from greenbench.gate.rules import (
     BOOTSTRAP_RESAMPLES,
     CONFIDENCE,
+    CONTENDED_DRIFT,
     HARNESS_DOMINATES,
     HOST_SENSITIVITY,
     MAX_BASELINES,
@@ -129,8 +130,15 @@ def judge(name: str, base: Run, cur: Run, rule: GateRule,
         ref = float(np.median(b_stats))
         spread = float((b_stats.max() - b_stats.min()) / ref)
         bar = max(threshold, float((b_stats.max() + (b_stats.max() - b_stats.min())) / ref - 1))
+        if (not cur.clean or not all(r.clean for r in runs)) and bar < threshold + CONTENDED_DRIFT:
+            bar = threshold + CONTENDED_DRIFT  # contended rounds: three runs' band misses the drift's tail
+            bar_why = (f"rounds contended: a regression needs > {bar:+.1%}, the threshold plus the drift of runs "
+                       "under load that three baseline runs do not show")
+        else:
+            bar_why = f"within the spread of {len(runs)} baseline runs (a regression needs > {bar:+.1%})"
     else:
         ref, spread, bar = b_stat, math.nan, threshold + SINGLE_RUN_DRIFT
+        bar_why = ""
     raw = c_stat / ref - 1.0
     x, t_log, bar_log = math.log1p(raw), math.log1p(threshold), math.log1p(bar)
     rng = np.random.default_rng(seed)
@@ -156,6 +164,17 @@ def judge(name: str, base: Run, cur: Run, rule: GateRule,
             notes.insert(0, f"host {abs(speed - 1):.0%} {'slower' if speed > 1 else 'faster'} than for the "
                             f"baseline (probes +- {noise:.0%})")
         elif abs(speed - 1) >= 0.01:
+            # too noisy to correct by, but still the best estimate there is: its size (without the noise) may
+            # excuse, never accuse.  On a quiet-looking VM an unchanged 9 us sort read +12.9 % and +18.6 % (its
+            # pytest-benchmark time +13 % / +22 %) with such probes saying "host 5 % / 9 % slower +- 11 %"; the
+            # raw change alone failed the gate (issue #20, bench/bench_gate_load.py)
+            moved = abs(math.log(speed))
+            if speed > 1:
+                host_up = HOST_SENSITIVITY * moved
+            else:
+                host_down = HOST_SENSITIVITY * moved
+            host_why.append(f"the probes say the host ran {abs(speed - 1):.0%} {'slower' if speed > 1 else 'faster'} "
+                            f"(+- {PROBE_NOISE_FACTOR * noise:.0%}, too noisy to correct by)")
             notes.insert(0, f"host-speed probes too noisy to correct (host {speed - 1:+.0%} +- "
                             f"{PROBE_NOISE_FACTOR * noise:.0%}): raw change used")
     if runwide is not None and abs(runwide) >= math.log1p(threshold) / 2:
@@ -212,8 +231,7 @@ def judge(name: str, base: Run, cur: Run, rule: GateRule,
             return verdict("inconclusive", "machine busy", busy_why)
         if x <= bar_log:
             if multi:
-                return verdict("inconclusive", "within run-to-run spread",
-                               f"within the spread of {len(runs)} baseline runs (a regression needs > {bar:+.1%})")
+                return verdict("inconclusive", "within run-to-run spread", bar_why)
             return verdict("inconclusive", f"needs {MIN_BASELINES} baseline runs",
                            f"beyond {pct(threshold)} but not beyond {pct(bar)}: needs {MIN_BASELINES} stored baseline "
                            f"runs (has {len(runs)}) to tell it from run-to-run drift, or use the counted meter")

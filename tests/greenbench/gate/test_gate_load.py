@@ -100,10 +100,17 @@ def test_a_faster_host_never_hides_a_regression_behind_an_ok() -> None:
     assert v.verdict == "inconclusive" and v.cause == "host speed unclear" and not v.decided
 
 
-def test_noisy_probes_neither_excuse_nor_accuse() -> None:
+def test_noisy_probes_excuse_by_their_size_but_never_accuse() -> None:
+    # probes too noisy to correct by still say "10 % slower": that size (x HOST_SENSITIVITY, without the noise) may
+    # excuse an increase, as a significant probe's would; the change shown stays the raw one
     rng = [1e-4 * (1 + 0.5 * ((i * 7) % 16) / 16) for i in range(16)]
     v = compare_entries(e2(1.0, probes=rng), e2(1.5, probes=[p * 1.1 for p in rng[::-1]]), RULE)
+    assert v.verdict == "inconclusive" and v.cause == "host slowdown or regression" and not v.normalised
+    assert v.change == pytest.approx(0.5)
+    v = compare_entries(e2(1.0, probes=rng), e2(2.5, probes=[p * 1.1 for p in rng[::-1]]), RULE)
     assert v.verdict == "regression" and not v.normalised
+    # no change beyond the threshold: the probes accuse nothing
+    assert compare_entries(e2(1.0, probes=rng), e2(1.05, probes=[p * 1.1 for p in rng[::-1]]), RULE).verdict == "ok"
 
 
 def test_the_run_wide_shift_excuses_a_shared_move_but_not_a_planted_one() -> None:
@@ -321,3 +328,50 @@ def test_the_issue_20_host_slowdowns_are_never_regressions(raw: float, normalise
                         history)
     assert math.log(3 * (1 + raw)) - G.HOST_SENSITIVITY * math.log(speed) > math.log(1.2)
     assert v.verdict == "regression"
+
+
+@pytest.mark.parametrize(("raw", "speed"), [(0.129, 1.05), (0.186, 1.09)])
+def test_noisy_probes_of_a_slower_host_excuse_but_never_accuse(raw: float, speed: float) -> None:
+    # issue #20, measured on this project's quiet-looking VM (bench/bench_gate_load.py, plain file): an unchanged
+    # 9 us sort read +12.9 % and +18.6 % against 3 baselines 1.9 % apart, its probes saying "host 5 % / 9 % slower"
+    # but too noisy to correct by; the raw change alone failed the gate 2 times in 20
+    probes = [1e-4 * (1 + 0.03 * i) for i in range(16)]  # spread: the bootstrap noise is far above 9 %
+    history = [e2(0.99, probes=probes), e2(1.01, probes=probes)]
+    slower = [p * speed for p in probes]
+    v = compare_entries(e2(1.0, probes=probes), e2(1 + raw, probes=slower), RULE, history)
+    assert v.verdict == "inconclusive" and v.cause == "host slowdown or regression" and not v.failed, v.line(RULE)
+    assert not v.normalised and v.change == pytest.approx(raw)  # not corrected by: the raw change is shown
+    assert "too noisy to correct by" in v.reason and "counted meter" in v.reason
+    # the planted +70 % / +100 % of issue #20 part 4 on the same host: beyond what that slowdown can excuse
+    for planted in (1.7, 2.0):
+        v = compare_entries(e2(1.0, probes=probes), e2(planted, probes=slower), RULE, history)
+        assert v.verdict == "regression" and v.failed, v.line(RULE)
+    # the same probes with no change at all: an ok (a slower host hides no regression)
+    assert compare_entries(e2(1.0, probes=probes), e2(1.0, probes=slower), RULE, history).verdict == "ok"
+
+
+def test_noisy_probes_of_a_faster_host_leave_an_unchanged_benchmark_undecided() -> None:
+    # the mirror image: a host that may have run 5 % faster could hide a regression of up to 2.5 x that size
+    probes = [1e-4 * (1 + 0.03 * i) for i in range(16)]
+    history = [e2(0.99, probes=probes), e2(1.01, probes=probes)]
+    v = compare_entries(e2(1.0, probes=probes), e2(1.0, probes=[p * 0.95 for p in probes]), RULE, history)
+    assert v.verdict == "inconclusive" and v.cause == "host speed unclear" and not v.decided, v.line(RULE)
+    # and with probes showing no speed change at all, the same figures decide
+    assert compare_entries(e2(1.0, probes=probes), e2(1.0, probes=probes), RULE, history).decided
+
+
+def test_contended_runs_need_the_threshold_plus_the_drift_three_runs_do_not_show() -> None:
+    # issue #20, measured with two busy loops (bench/bench_gate_load.py): an unchanged 9 us sort read +17.0 % against
+    # three baseline runs saved under the same load, 2.4 % apart, probes unmoved; the band alone (bar +10 %) failed it
+    history = [busy(0.988), busy(1.0115)]
+    v = compare_entries(busy(1.0), busy(1.17), RULE, history)
+    assert v.verdict == "inconclusive" and v.cause == "within run-to-run spread" and not v.failed, v.line(RULE)
+    assert f"> +{RULE.threshold + G.CONTENDED_DRIFT:.1%}" in v.reason and "rounds contended" in v.reason
+    # part 4's planted +70 % / +100 % under the same load are still regressions
+    for planted in (1.7, 2.0):
+        assert compare_entries(busy(1.0), busy(planted), RULE, history).verdict == "regression"
+    # clean runs keep the band of their three baselines: +17 % against runs 2.4 % apart is a regression there
+    clean = compare_entries(e2(1.0), e2(1.17), RULE, [e2(0.988), e2(1.0115)])
+    assert clean.verdict == "regression", clean.line(RULE)
+    # a contended run against clean baselines can pass, never fail (point 3), whatever the bar
+    assert compare_entries(e2(1.0), busy(1.5), RULE, [e2(0.988), e2(1.0115)]).cause == "machine busy"
