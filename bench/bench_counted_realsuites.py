@@ -14,11 +14,14 @@ meter and every load (``--busy N``: N ``while True: pass`` loops run beside it),
   (min over rounds; max/min - 1 over the runs);
 * one run of ``--subset`` (a smaller selection of the same suite): the largest deviation of its
   benchmarks from the A/A runs' range;
-* the gate's verdict (``greenbench.gate.compare_entries``, the code ``--energy-compare-fail`` runs) over
+* the gate's verdict (``greenbench.gate.compare_run``, the code ``--energy-compare-fail`` runs) over
   every ordered pair of A/A runs at ``--threshold`` (false alarms: "regression"; undecided: anything but
-  ok/improved/regression);
+  ok/improved/regression).  The counted meter is judged against the one baseline run (the counted recipe);
+  a time-based meter (``model``) as the README tells its users to gate it, against three baseline runs saved
+  under the same load: the pair's baseline plus two other A/A runs as the older stored runs;
 * one planted run: the ``--plant`` benchmark calls its function once more every ``--every`` calls
-  (``--every 50``: +2 % of that function's own work), judged against each A/A run: caught when the gate
+  (``--every 50``: +2 % of that function's own work; ``--model-every`` for a time-based meter, default 1:
+  +100 %, issue #20's part 4), judged against each A/A run (and two others, as above): caught when the gate
   says "regression" for it and for no other benchmark.
 
 The plugin is loaded in the A/A runs too (wrapper only, nothing planted), so the planted run differs from
@@ -75,6 +78,17 @@ def per_call(entry: dict[str, Any]) -> float:
     return float(min(entry["extra_info"]["energy"]["rounds_j"]))
 
 
+def judge(runs: list[dict[str, dict[str, Any]]], base: int, cur: dict[str, dict[str, Any]], *, names: list[str],
+          rule: Any, baselines: int, skip: int = -1) -> dict[str, Any]:
+    """The gate's verdicts for ``cur`` against A/A run ``base`` (and ``baselines - 1`` other A/A runs, not ``skip``,
+    as the older stored runs), as the plugin decides them: ``greenbench.gate.compare_run``."""
+    from greenbench import gate
+
+    others = [i for i in range(len(runs)) if i not in (base, skip)][:baselines - 1]
+    older = [{"benchmarks": list(runs[i].values())} for i in others]
+    return {v.name: v for v in gate.compare_run(runs[base], [cur[b] for b in names if b in cur], rule, older)}
+
+
 def busy_loops(n: int) -> list[subprocess.Popen[bytes]]:
     # sessions of their own: they load the machine, not only this script's share of it (scheduler autogroups)
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(n)]
@@ -86,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subset", action="append", default=[], help="NAME::PYTEST ARGS (a smaller selection)")
     ap.add_argument("--plant", action="append", default=[], help="NAME::TEST ID SUBSTRING")
     ap.add_argument("--every", type=int, default=50, help="planted: one extra call every N calls (50: +2%%)")
+    ap.add_argument("--model-every", type=int, default=1,
+                    help="the same for a time-based meter (1: +100%%, judged at --model-threshold)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3, help="counted rounds (GREENBENCH_COUNTED_ROUNDS)")
     ap.add_argument("--meters", default="counted,model")
@@ -112,17 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     for (name, cwd, args), busy, meter in itertools.product(suites, loads, meters):
         rule = gate.GateRule.parse(ns.threshold if meter == "counted" else ns.model_threshold)
         loops = busy_loops(0 if ns.analyse_only else busy)
+        every = ns.every if meter == "counted" else ns.model_every
         try:
             tag = f"{name}-{meter}-busy{busy}"
             # the wrapper alone, nothing planted; "0" padded to the planted value's width and the planted run's file
             # named like an A/A run's: a counted process's small calls move ~1 % when anything before them differs,
             # an environment string's length included (docs/counted.md), so the planted run differs by its work only
-            off = f"{plants[name]}:{'0' * len(str(ns.every))}" if name in plants else ""
+            off = f"{plants[name]}:{'0' * len(str(every))}" if name in plants else ""
             jobs: list[tuple[str, list[str], str]] = [(f"aa{i}", args, off) for i in range(ns.runs)]
             if name in subsets:
                 jobs.append(("subset", subsets[name], off))
             if name in plants:
-                jobs.append(("pl0", args, f"{plants[name]}:{ns.every}"))
+                jobs.append(("pl0", args, f"{plants[name]}:{every}"))
             # counted runs may run side by side (counts do not depend on the load); time-based meters one by one
             width = ns.jobs if meter == "counted" else 1
             if ns.analyse_only:  # the JSON files of an earlier run in --keep
@@ -141,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                 p.kill()
                 p.wait()
         names = sorted(set.intersection(*(set(r) for r in runs)))
+        baselines = 1 if meter == "counted" else 3
+        pair_verdicts = {(a, b): judge(runs, a, runs[b], names=names, rule=rule, baselines=baselines, skip=b)
+                         for a, b in itertools.permutations(range(len(runs)), 2)}
         rows.append(f"\n## {name}, meter {meter}, {busy} busy loops: {len(names)} benchmarks, {ns.runs} A/A runs "
                     f"({min(walls):.0f}-{max(walls):.0f} s each, {width} at a time), gate at {rule}")
         rows.append("| benchmark | energy per call | A/A spread | subset vs A/A | false alarms | undecided |")
@@ -157,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 sub = f"{dev:.3%}"
             fa = ud = 0
             for a, b in itertools.permutations(range(len(runs)), 2):
-                verdict = gate.compare_entries(runs[a][bench], runs[b][bench], rule)
+                verdict = pair_verdicts[(a, b)][bench]
                 fa += verdict.verdict == "regression"
                 ud += (verdict.verdict not in ("ok", "improved", "regression")
                        or (verdict.verdict == "ok" and bool(verdict.cause)))
@@ -175,14 +195,14 @@ def main(argv: list[str] | None = None) -> int:
             target = [b for b in names if plants[name] in b]
             caught = other = 0
             changes = []
-            for r in runs:
-                verdicts = {b: gate.compare_entries(r[b], planted[b], rule) for b in names if b in planted}
+            for i in range(len(runs)):
+                verdicts = judge(runs, i, planted, names=names, rule=rule, baselines=baselines)
                 hit = all(verdicts[t].verdict == "regression" for t in target)
                 flagged = [b for b, v in verdicts.items() if v.verdict == "regression" and b not in target]
                 caught += hit and not flagged
                 other += len(flagged)
                 changes += [verdicts[t].change for t in target]
-            rows.append(f"planted +{1 / ns.every:.1%} work in {', '.join(t.split('::', 1)[-1] for t in target)}: "
+            rows.append(f"planted +{1 / every:.1%} work in {', '.join(t.split('::', 1)[-1] for t in target)}: "
                         f"measured {min(changes):+.2%} to {max(changes):+.2%}; caught alone against "
                         f"{caught}/{len(runs)} A/A baselines; other benchmarks flagged {other} times")
         print("\n".join(rows[-(len(names) + 6):]), flush=True)
