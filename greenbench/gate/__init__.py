@@ -95,6 +95,7 @@ from greenbench.gate.machines import machine_of as machine_of
 from greenbench.gate.machines import other_machine as other_machine
 from greenbench.gate.rules import BOOTSTRAP_RESAMPLES as BOOTSTRAP_RESAMPLES
 from greenbench.gate.rules import CONFIDENCE as CONFIDENCE
+from greenbench.gate.rules import CONTENDED_DRIFT as CONTENDED_DRIFT
 from greenbench.gate.rules import FIELDS as FIELDS
 from greenbench.gate.rules import HARNESS_DOMINATES as HARNESS_DOMINATES
 from greenbench.gate.rules import HOST_SENSITIVITY as HOST_SENSITIVITY
@@ -108,7 +109,6 @@ from greenbench.gate.rules import MIN_RUNWIDE as MIN_RUNWIDE
 from greenbench.gate.rules import PROBE_NOISE_FACTOR as PROBE_NOISE_FACTOR
 from greenbench.gate.rules import PROBE_QUANTILE as PROBE_QUANTILE
 from greenbench.gate.rules import SINGLE_RUN_DRIFT as SINGLE_RUN_DRIFT
-from greenbench.gate.rules import CONTENDED_DRIFT as CONTENDED_DRIFT
 from greenbench.gate.rules import GateRule as GateRule
 from greenbench.gate.rules import Verdict as Verdict
 from greenbench.gate.rules import pct as pct
