@@ -30,6 +30,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--energy-meter", default="auto", metavar="NAME",
                     help=f"energy source: {', '.join(METERS)}, or MODULE:CLASS for a meter of your own "
                          "(default auto: RAPL if readable, NVML for GPUs, else the CPU-time model)")
+    group.addoption("--energy-isolate", action="store_true", default=False,
+                    help="with --energy-meter=counted: count each benchmark in a process of its own, so its "
+                         "counts do not depend on the selection or on what ran before (one Python start "
+                         "under Valgrind per benchmark; -n N runs N at a time)")
     group.addoption("--carbon-intensity", type=float, default=None, metavar="G_PER_KWH",
                     help="grid carbon intensity for gCO2e (default: world average 475 g/kWh, labelled)")
     group.addoption("--carbon-region", default=None, metavar="CODE",

@@ -369,6 +369,9 @@ def make_session(option: Any) -> EnergySession:
     from greenbench.meters import get_meter
 
     name = str(getattr(option, "energy_meter", "auto"))
+    if getattr(option, "energy_isolate", False) and name != "counted":
+        raise ConfigError(f"--energy-isolate needs --energy-meter=counted (got --energy-meter={name}): it counts "
+                          "each benchmark in a process of its own under Valgrind")
     meter = get_meter(name)  # explicit but unavailable sources raise MeterUnavailable here
     intensity = resolve_intensity(getattr(option, "carbon_intensity", None), getattr(option, "carbon_region", None))
     expr = getattr(option, "energy_compare_fail", None)

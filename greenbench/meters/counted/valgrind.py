@@ -211,13 +211,26 @@ def counted_cmdline_main(config: Any) -> int | None:
             from greenbench.meters.counted import clock
 
             clock.install()  # pytest-benchmark's time.time() in the counted process (the code under test: untouched)
+        from greenbench.meters.counted import isolate
+
+        if isolate.in_controller() and not under_counted_run():
+            config.pluginmanager.register(isolate.controller_plugin(config), "greenbench-counted-isolate")
+            return None
         if xdist.in_controller() and not under_counted_run():
             config.pluginmanager.register(xdist.controller_plugin(config), "greenbench-counted-xdist")
             return None
         if hasattr(config, "workerinput"):  # an xdist worker under Valgrind
             config.pluginmanager.register(xdist.worker_plugin(config), "greenbench-counted-xdist")
+        if isolate.in_job():  # one benchmark's own counted process (--energy-isolate)
+            config.pluginmanager.register(isolate.job_plugin(config), "greenbench-counted-isolate")
         config.pluginmanager.register(counted_run_plugin(), "greenbench-counted-run")
         return None
+    if getattr(config.option, "energy_isolate", False):
+        from greenbench.meters.counted import isolate
+
+        jobs = isolate.jobs_from_option(config.option)
+        isolate.option_actions(config)  # a parser it cannot read: refused here, in one line
+        return relaunch(config.invocation_params.args, cwd=config.invocation_params.dir, isolated=jobs)
     workers = refuse_xdist(config.option)
     return relaunch(config.invocation_params.args, cwd=config.invocation_params.dir, workers=workers)
 
@@ -254,7 +267,8 @@ def warm_numba_cache(args: Sequence[str], cwd: str | os.PathLike[str] | None = N
     return took
 
 
-def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *, workers: bool = False) -> int:
+def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *, workers: bool = False,
+             isolated: int = 0) -> int:
     """Run the same pytest command under callgrind (``workers``: a native xdist controller whose workers run
     under callgrind, greenbench.meters.counted.xdist); its exit status."""
     from greenbench.meters.counted import callgrind as _callgrind
@@ -270,7 +284,12 @@ def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *, 
     warm_numba_cache(args, cwd)
     out_dir = tempfile.mkdtemp(prefix="greenbench-counted-")
     try:
-        if workers:
+        if isolated:
+            from greenbench.meters.counted import isolate
+
+            rc = isolate.launch(args, cwd, out_dir, valgrind=valgrind, rounds=rounds,
+                                prefix=[*pid_namespace_prefix(), *aslr_off_prefix()], jobs=isolated)
+        elif workers:
             from greenbench.meters.counted import xdist
 
             rc = xdist.launch(args, cwd, out_dir, valgrind=valgrind, rounds=rounds,

@@ -144,8 +144,11 @@ def controller_environment(out_dir: str, environ: Mapping[str, str] | None = Non
 
 
 def in_controller() -> bool:
-    """True in the natively running controller of a counted xdist run."""
-    return bool(os.environ.get(CONTROLLER_ENV))
+    """True in the natively running controller of a counted xdist run (or of an ``--energy-isolate`` run,
+    greenbench.meters.counted.isolate: it measures nothing itself either)."""
+    from greenbench.meters.counted.isolate import CONTROLLER_ENV as ISOLATE_ENV
+
+    return bool(os.environ.get(CONTROLLER_ENV) or os.environ.get(ISOLATE_ENV))
 
 
 def popen_with_wrapper(tx: Sequence[str], wrapper: str) -> list[str]:
