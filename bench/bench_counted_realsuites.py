@@ -54,13 +54,28 @@ def parse_suite(spec: str) -> tuple[str, Path, list[str]]:
     return name, Path(cwd), shlex.split(args)
 
 
-def run_suite(cwd: Path, args: list[str], meter: str, out: Path, *, rounds: int, plant: str = "") -> float:
+#: the counted meter with --energy-isolate (each benchmark in a process of its own), N jobs at a time
+ISOLATED = "isolated"
+
+
+def meter_args(meter: str, isolate_jobs: int = 2) -> list[str]:
+    if meter == ISOLATED:
+        return ["--energy-meter=counted", "--energy-isolate", "-n", str(isolate_jobs)]
+    return [f"--energy-meter={meter}"]
+
+
+def deterministic(meter: str) -> bool:
+    return meter in ("counted", ISOLATED)
+
+
+def run_suite(cwd: Path, args: list[str], meter: str, out: Path, *, rounds: int, plant: str = "",
+              isolate_jobs: int = 2) -> float:
     # the plugin module is on the path by itself: a suite's own ``bench`` package must not shadow it
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "bench"), os.environ.get("PYTHONPATH", "")]),
                GREENBENCH_COUNTED_ROUNDS=str(rounds))
     env["GREENBENCH_PLANT"] = plant
     cmd = [sys.executable, "-m", "pytest", *args, "-p", "greenbench_plant", "-p", "no:randomly",
-           "-p", "no:cacheprovider", "-q", f"--energy-meter={meter}", f"--benchmark-json={out}"]
+           "-p", "no:cacheprovider", "-q", *meter_args(meter, isolate_jobs), f"--benchmark-json={out}"]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
@@ -104,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the same for a time-based meter (1: +100%%, judged at --model-threshold)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3, help="counted rounds (GREENBENCH_COUNTED_ROUNDS)")
-    ap.add_argument("--meters", default="counted,model")
+    ap.add_argument("--meters", default="counted,model",
+                    help=f"comma list: counted, model, ..., or {ISOLATED} (counted with --energy-isolate)")
+    ap.add_argument("--isolate-jobs", type=int, default=2, help=f"{ISOLATED}: jobs at a time (-n)")
     ap.add_argument("--busy", default="0", help="comma list of busy-loop counts, e.g. 0,2")
     ap.add_argument("--threshold", default="1%", help="the gate's threshold for the counted meter")
     ap.add_argument("--model-threshold", default="10%", help="the gate's threshold for the model meter")
@@ -126,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.getloadavg()[0]:.1f}; files in {work}", flush=True)
     rows: list[str] = []
     for (name, cwd, args), busy, meter in itertools.product(suites, loads, meters):
-        rule = gate.GateRule.parse(ns.threshold if meter == "counted" else ns.model_threshold)
+        rule = gate.GateRule.parse(ns.threshold if deterministic(meter) else ns.model_threshold)
         loops = busy_loops(0 if ns.analyse_only else busy)
-        every = ns.every if meter == "counted" else ns.model_every
+        every = ns.every if deterministic(meter) else ns.model_every
         try:
             tag = f"{name}-{meter}-busy{busy}"
             # the wrapper alone, nothing planted; "0" padded to the planted value's width and the planted run's file
@@ -141,13 +158,14 @@ def main(argv: list[str] | None = None) -> int:
             if name in plants:
                 jobs.append(("pl0", args, f"{plants[name]}:{every}"))
             # counted runs may run side by side (counts do not depend on the load); time-based meters one by one
-            width = ns.jobs if meter == "counted" else 1
+            width = ns.jobs if deterministic(meter) else 1
             if ns.analyse_only:  # the JSON files of an earlier run in --keep
                 walls = [float("nan")]
             else:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=width) as pool:
                     futures = {key: pool.submit(run_suite, cwd, a, meter, work / f"{tag}-{key}.json",
-                                                rounds=ns.rounds, plant=plant) for key, a, plant in jobs}
+                                                rounds=ns.rounds, plant=plant, isolate_jobs=ns.isolate_jobs)
+                               for key, a, plant in jobs}
                     walls = [futures[k].result() for k, _, _ in jobs if k != "pl0"]
             runs = [entries(work / f"{tag}-aa{i}.json") for i in range(ns.runs)]
             subset = entries(work / f"{tag}-subset.json") if name in subsets else None
@@ -158,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 p.kill()
                 p.wait()
         names = sorted(set.intersection(*(set(r) for r in runs)))
-        baselines = 1 if meter == "counted" else 3
+        baselines = 1 if deterministic(meter) else 3
         pair_verdicts = {(a, b): judge(runs, a, runs[b], names=names, rule=rule, baselines=baselines, skip=b)
                          for a, b in itertools.permutations(range(len(runs)), 2)}
         rows.append(f"\n## {name}, meter {meter}, {busy} busy loops: {len(names)} benchmarks, {ns.runs} A/A runs "
