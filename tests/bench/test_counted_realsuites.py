@@ -45,3 +45,9 @@ def test_an_a_a_pair_never_uses_its_own_current_run_as_a_baseline() -> None:
     v = script.judge(runs, 0, runs[1], names=names, rule=RULE, baselines=3, skip=1)["t.py::test_a"]
     assert v.baselines == 3 and v.spread == 0.0
     assert v.verdict == "regression"  # +30 % against three identical runs: a real change for this fake
+
+
+def test_isolated_is_the_counted_meter_with_its_own_processes() -> None:
+    assert script.meter_args("isolated", 3) == ["--energy-meter=counted", "--energy-isolate", "-n", "3"]
+    assert script.meter_args("model") == ["--energy-meter=model"]
+    assert script.deterministic("isolated") and script.deterministic("counted") and not script.deterministic("model")
