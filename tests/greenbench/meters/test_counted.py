@@ -676,6 +676,15 @@ def test_environment_and_arguments_are_padded_to_one_size() -> None:
     assert C.pad_env(a, base_argv) == a  # padding again changes nothing
 
 
+def test_the_shells_bookkeeping_does_not_reach_the_counted_process() -> None:
+    """``_`` (the shell's last command), OLDPWD, SHLVL: how the run was started, not what it runs with."""
+    argv = ["valgrind", "python", "-m", "pytest", "bench"]
+    by_nohup = C.pad_env({"PATH": "/bin", "_": "/usr/bin/nohup", "SHLVL": "1", "OLDPWD": "/"}, argv)
+    by_script = C.pad_env({"PATH": "/bin", "_": "/work/.venv/bin/python", "SHLVL": "3", "OLDPWD": "/home/x"}, argv)
+    assert by_nohup == by_script
+    assert set(by_nohup) == {"PATH", C.PAD_ENV}
+
+
 def test_valgrind_messages_hide_uncounted_childs_missing_descriptor(tmp_path: Path) -> None:
     (tmp_path / "valgrind.3.log").write_text(
         "==14== Error: can not open cache simulation output file `/proc/self/fd/200/cg.14'\n"
