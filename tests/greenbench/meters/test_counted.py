@@ -680,7 +680,7 @@ def test_the_shells_bookkeeping_does_not_reach_the_counted_process() -> None:
     """``_`` (the shell's last command), OLDPWD, SHLVL: how the run was started, not what it runs with."""
     argv = ["valgrind", "python", "-m", "pytest", "bench"]
     by_nohup = C.pad_env({"PATH": "/bin", "_": "/usr/bin/nohup", "SHLVL": "1", "OLDPWD": "/"}, argv)
-    by_script = C.pad_env({"PATH": "/bin", "_": "/work/.venv/bin/python", "SHLVL": "3", "OLDPWD": "/home/x"}, argv)
+    by_script = C.pad_env({"PATH": "/bin", "_": "/usr/local/bin/python3", "SHLVL": "3", "OLDPWD": "/home/x"}, argv)
     assert by_nohup == by_script
     assert set(by_nohup) == {"PATH", C.PAD_ENV}
 
