@@ -188,7 +188,8 @@ def launch(args: Sequence[str], cwd: str | os.PathLike[str] | None, out_dir: str
     seen = f"/proc/self/fd/{DIR_FD}" if os.path.isdir("/proc/self/fd") else ""
     # the controller's own arguments (below) carry commitinfo's plugin and the round options on to each job
     settings = {"cmd": [*prefix, valgrind, *VALGRIND_ARGS, f"--callgrind-out-file={seen or '{dir}'}/cg.%p",
-                        f"--log-file={seen or '{dir}'}/valgrind.%p.log", sys.executable, "-m", "pytest"],
+                        f"--log-file={seen or '{dir}'}/valgrind.%p.log", sys.executable, "-m",
+                        "greenbench.meters.counted.forkserver"],
                 "seen": seen, "jobs": jobs}
     Path(out_dir, "isolate.json").write_text(json.dumps(settings), encoding="utf-8")
     extra = ["-n", "0"] if _xdist_installed() else []  # the controller starts jobs, not xdist workers
@@ -235,54 +236,17 @@ def job_target(item: Any) -> str:
 
 
 class Job:
-    """One benchmark test counted in its own process."""
+    """One benchmark test counted in its own process: a fork of a :class:`Server`."""
 
-    def __init__(self, item: Any, index: int, out_dir: str, settings: Mapping[str, Any],
-                 actions: Mapping[str, Any]) -> None:
-        from greenbench.meters.counted.valgrind import DIR_FD
-
+    def __init__(self, item: Any, index: int, out_dir: str) -> None:
         self.item = item
         self.index = index
-        self.dir = tempfile.mkdtemp(prefix="job-", dir=out_dir)
-        seen = settings["seen"] or self.dir
-        cmd = [c.replace("{dir}", self.dir) for c in settings["cmd"]]
-        cmd += job_args(item.config.invocation_params.args, actions, job_target(item))
-        env = job_environment(os.environ, seen, cmd)
-        self.log = open(os.path.join(self.dir, "output.txt"), "wb")  # noqa: SIM115 - closed in wait()
-        fd = None
-        if settings["seen"]:
-            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-            if fd != DIR_FD:
-                os.dup2(fd, DIR_FD, inheritable=True)
-                os.close(fd)
-            else:
-                os.set_inheritable(fd, True)
-            fd = DIR_FD
-        try:
-            self.proc = subprocess.Popen(cmd, cwd=str(item.config.invocation_params.dir), env=env,
-                                         stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         pass_fds=() if fd is None else (fd,), start_new_session=True)
-        finally:
-            if fd is not None:
-                os.close(fd)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            import signal
-
-            try:  # its group: unshare, Valgrind and what the benchmark started
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-    def done(self) -> bool:
-        return self.proc.poll() is not None
+        self.target = job_target(item)
+        self.dir = os.path.join(out_dir, f"job-{index}")
+        self.rc: int | None = None
+        self.server_log = ""
 
     def result(self) -> tuple[int, dict[str, Any] | None, str]:
-        rc = self.proc.wait()
-        self.log.close()
         path = Path(self.dir, RESULT_NAME)
         doc = None
         if path.is_file():
@@ -290,8 +254,131 @@ class Job:
                 doc = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 doc = None
-        tail = Path(self.dir, "output.txt").read_text(encoding="utf-8", errors="replace")[-4000:]
-        return rc, doc, tail
+        out = Path(self.dir, "output.txt")
+        tail = out.read_text(encoding="utf-8", errors="replace")[-4000:] if out.is_file() else ""
+        rc = -1 if self.rc is None else self.rc
+        return rc, doc, (tail + self.server_log)[-4000:]
+
+
+class Server:
+    """A fork server (:mod:`greenbench.meters.counted.forkserver`) under Valgrind and the jobs it runs, one at a
+    time: each benchmark's process is a fork of one state, prepared once per server."""
+
+    #: warm-up forks before the first job (the server's own allocations reach their fixed state)
+    WARM_FORKS = 2
+
+    def __init__(self, out_dir: str, settings: Mapping[str, Any], base_args: Sequence[str], cwd: str) -> None:
+        import socket
+
+        from greenbench.meters.counted.forkserver import JOB_DIR_NAME
+        from greenbench.meters.counted.valgrind import DIR_FD
+
+        self.slot = tempfile.mkdtemp(prefix="server-", dir=out_dir)
+        self.job_dir = os.path.join(self.slot, JOB_DIR_NAME)
+        seen = settings["seen"] or self.slot
+        cmd = [c.replace("{dir}", self.slot) for c in settings["cmd"]] + list(base_args)
+        env = job_environment(os.environ, seen, cmd)
+        self.log_path = os.path.join(self.slot, "server.txt")
+        self.ctl, theirs = socket.socketpair()
+        fd = None
+        try:
+            with open(self.log_path, "wb") as log:
+                if settings["seen"]:
+                    fd = os.open(self.slot, os.O_RDONLY | os.O_DIRECTORY)
+                    if fd != DIR_FD:
+                        os.dup2(fd, DIR_FD, inheritable=True)
+                        os.close(fd)
+                    else:
+                        os.set_inheritable(fd, True)
+                    fd = DIR_FD
+                self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=theirs.fileno(), stdout=subprocess.PIPE,
+                                             stderr=log, pass_fds=() if fd is None else (fd,),
+                                             start_new_session=True)
+        finally:
+            theirs.close()
+            if fd is not None:
+                os.close(fd)
+        self.pending: list[Job | None] = []
+        self.buf = b""
+        self.dead = False
+        for _ in range(self.WARM_FORKS):
+            self._send(None)
+
+    def _send(self, job: Job | None) -> None:
+        from greenbench.meters.counted.forkserver import encode_request
+
+        self.pending.append(job)
+        try:
+            self.ctl.sendall(encode_request(job.target if job is not None else ""))
+        except OSError:
+            self.dead = True
+
+    @property
+    def busy(self) -> bool:
+        return any(j is not None for j in self.pending)
+
+    def submit(self, job: Job) -> None:
+        shutil.rmtree(self.job_dir, ignore_errors=True)
+        os.mkdir(self.job_dir)
+        self._send(job)
+
+    def fileno(self) -> int:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.fileno()
+
+    def read(self) -> list[Job]:
+        """Take what the server wrote (call when readable); the jobs that finished."""
+        data = os.read(self.fileno(), 4096)
+        if not data:
+            self.dead = True
+        self.buf += data
+        finished: list[Job] = []
+        while len(self.buf) >= 4 and self.pending:
+            status = int.from_bytes(self.buf[:4], "little", signed=True)
+            self.buf = self.buf[4:]
+            job = self.pending.pop(0)
+            if job is not None:
+                job.rc = os.waitstatus_to_exitcode(status)
+                self._move(job)
+                finished.append(job)
+        if self.dead:
+            rc = self.proc.wait()
+            log = Path(self.log_path).read_text(encoding="utf-8", errors="replace")[-2000:]
+            for job in (j for j in self.pending if j is not None):
+                job.rc = rc
+                job.server_log = f"\n(its fork server exited {rc}:)\n{log}"
+                self._move(job)
+                finished.append(job)
+            self.pending = []
+        return finished
+
+    def _move(self, job: Job) -> None:
+        if os.path.isdir(self.job_dir):
+            os.replace(self.job_dir, job.dir)
+        else:
+            os.makedirs(job.dir, exist_ok=True)
+
+    def close(self) -> None:
+        self.ctl.close()  # end of file: the server stops
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            import signal
+
+            try:  # its group: unshare, Valgrind, the job and what the benchmark started
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                self.proc.kill()
+            self.proc.wait()
+        self.ctl.close()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def _failed_report(item: Any, text: str) -> Any:
@@ -363,8 +450,9 @@ def controller_plugin(config: Any) -> Any:
             # --benchmark-disable/-skip: pytest-benchmark runs or skips them here, as it would without greenbench
             native = [it for it in items if not measured or "benchmark" not in getattr(it, "fixturenames", ())]
             nxt = {id(a): (native[i + 1] if i + 1 < len(native) else None) for i, a in enumerate(native)}
-            running: list[Job] = []
+            servers: list[Server] = []
             limit = max(1, int(settings.get("jobs", 1)))
+            base_args: list[str] | None = None
             try:
                 for index, item in enumerate(items):
                     if session.shouldfail or session.shouldstop:
@@ -372,15 +460,26 @@ def controller_plugin(config: Any) -> Any:
                     if id(item) in nxt:  # not a benchmark: not measured, run here
                         item.config.hook.pytest_runtest_protocol(item=item, nextitem=nxt[id(item)])
                         continue
-                    while len(running) >= limit:
-                        running = self._reap(session, running, block=True)
-                    running.append(Job(item, index, out_dir, settings, actions))
-                    running = self._reap(session, running, block=False)
-                while running:
-                    running = self._reap(session, running, block=True)
+                    if base_args is None:  # the same for every job: the user's arguments less the selection
+                        base_args = job_args(item.config.invocation_params.args, actions, "")[:-1]
+                    while True:
+                        servers = self._reap(session, servers, block=False)
+                        free = [s for s in servers if not s.busy]
+                        if free or len(servers) < limit:
+                            break
+                        servers = self._reap(session, servers, block=True)
+                    if not free:
+                        servers.append(Server(out_dir, settings, base_args, str(item.config.invocation_params.dir)))
+                        free = servers[-1:]
+                    free[0].submit(Job(item, index, out_dir))
+                while any(s.busy for s in servers):
+                    servers = self._reap(session, servers, block=True)
+                for server in servers:
+                    server.close()
+                servers = []
             finally:  # interrupted: no job outlives the run
-                for job in running:
-                    job.kill()
+                for server in servers:
+                    server.kill()
             self.wall_s = time.perf_counter() - t0
             if session.shouldfail:
                 raise session.Failed(session.shouldfail)
@@ -388,15 +487,19 @@ def controller_plugin(config: Any) -> Any:
                 raise session.Interrupted(session.shouldstop)
             return True
 
-        def _reap(self, session: Any, running: list[Job], *, block: bool) -> list[Job]:
-            while True:
-                done = [j for j in running if j.done()]
-                if done or not block or not running:
-                    break
-                time.sleep(0.05)
-            for j in sorted(done, key=lambda j: j.index):
-                self._take(session, j)
-            return [j for j in running if j not in done]
+        def _reap(self, session: Any, servers: list[Server], *, block: bool) -> list[Server]:
+            """Take the jobs that finished (waiting for one when ``block``); the servers still alive."""
+            import select
+
+            busy = [s for s in servers if s.pending or s.dead]
+            if busy:
+                ready, _, _ = select.select(busy, [], [], None if block else 0)
+                finished: list[Job] = []
+                for server in ready:
+                    finished.extend(server.read())
+                for job in sorted(finished, key=lambda j: j.index):
+                    self._take(session, job)
+            return [s for s in servers if not s.dead]
 
         @pytest.hookimpl(trylast=True)
         def pytest_terminal_summary(self, terminalreporter: Any) -> None:
