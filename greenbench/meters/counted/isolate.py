@@ -6,22 +6,26 @@ type objects and buffers land decides dict collisions and ``realloc`` paths; doc
 moves counts").  With ``--energy-isolate`` nothing of that differs between runs or selections:
 
 * the re-launched process (the *controller*) runs natively: it collects the user's selection, runs tests that
-  do not use the ``benchmark`` fixture itself (they are not measured), and starts every benchmark test as a
-  *job*: a fresh ``[unshare --pid] [setarch -R] valgrind ... python -m pytest NODEID`` whose command line is
-  the user's with the selection (paths, ``-k``, ``-m``, ``--deselect``, ...) replaced by that one node id and
-  the options that only save, compare or report left out (:func:`job_args`).  So a benchmark is counted by
-  the same command, in the same environment, whether the whole suite or only it was selected and whether the
-  run saves a baseline or compares against one;
+  do not use the ``benchmark`` fixture itself (they are not measured), and counts every benchmark test in a
+  *job*: ``pytest NODEID`` with the user's command line less the selection (paths, ``-k``, ``-m``,
+  ``--deselect``, ...) and less the options that only save, compare or report (:func:`job_args`).  So a
+  benchmark is counted by the same command, in the same environment, whether the whole suite or only it was
+  selected and whether the run saves a baseline or compares against one;
+* jobs are forks of a *fork server* (:mod:`greenbench.meters.counted.forkserver`): one
+  ``[unshare --pid] [setarch -R] valgrind ... python -m greenbench.meters.counted.forkserver ARGS`` per ``-n``
+  slot imports pytest and the plugins once, then forks a child per node id from one and the same state (the
+  same process id in its PID namespace, the same heap).  Starting each job as a fresh Python under Valgrind
+  gave the same counts but cost 6.2x the plain run (the imports under Valgrind, ~10 s per benchmark here);
 * a job counts its benchmark as a ``-n 0`` counted run does, saves nothing and writes its test reports and its
   benchmark (pytest-benchmark's JSON with every round) to ``result.json`` in its own directory, which it sees
   as ``/proc/self/fd/200`` (one path in every job);
 * the controller logs the job's reports as its own, rebuilds the benchmark as pytest-benchmark's ``Metadata``
   (:func:`greenbench.meters.counted.xdist.rebuild`), and from there saving, ``--benchmark-compare``, the
   energy gate and the reports run as in a ``-n 0`` run;
-* ``-n N`` runs N jobs at a time (the controller itself starts no xdist workers).
+* ``-n N`` runs N fork servers, a job on each at a time (the controller itself starts no xdist workers).
 
-The price is one Python start (and the suite's imports and one module's collection) under Valgrind per
-benchmark.  Session- and module-scoped fixtures are set up again in every job.
+The price per benchmark is its test module's collection under Valgrind and the benchmark's own rounds;
+session- and module-scoped fixtures are set up again in every job.
 """
 
 from __future__ import annotations

@@ -154,9 +154,18 @@ PAD_BLOCK = 16384
 SHELL_BOOKKEEPING = frozenset({"_", "OLDPWD", "SHLVL"})
 
 
+#: set in every counted process (not in the native processes that start them): it reads Python's bytecode caches
+#: but never writes them.  Otherwise the first counted run after a checkout or an install compiles and writes
+#: the caches of what it imports first, and later runs read them: cattrs' 40 benchmarks counted with
+#: --energy-isolate in a fresh clone of greenbench differed from the 4 runs after it in all 40 (up to 1.45 %),
+#: which were identical to each other (issue #20).  What the native controller imports (the test modules, the
+#: library under test) is still cached by it, before any counted process starts.
+COUNTED_PROCESS_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def pad_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
-    """``env`` without :data:`SHELL_BOOKKEEPING`, plus :data:`PAD_ENV`, sized so that the argument and environment
-    strings take a multiple of :data:`PAD_BLOCK` bytes.
+    """``env`` without :data:`SHELL_BOOKKEEPING`, with :data:`COUNTED_PROCESS_ENV`, plus :data:`PAD_ENV`, sized so
+    that the argument and environment strings take a multiple of :data:`PAD_BLOCK` bytes.
 
     Those strings sit at the top of the new process's stack, so their total size shifts every stack address:
     a baseline run with ``--benchmark-autosave`` and a compared run with ``--benchmark-compare
@@ -165,6 +174,7 @@ def pad_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
     one (address randomisation is off) as long as the strings fit in the same block.
     """
     out = {k: v for k, v in env.items() if k != PAD_ENV and k not in SHELL_BOOKKEEPING}
+    out.update(COUNTED_PROCESS_ENV)
     size = sum(len(os.fsencode(a)) + 1 for a in argv)
     size += sum(len(os.fsencode(k)) + len(os.fsencode(v)) + 2 for k, v in out.items())
     size += len(PAD_ENV) + 2  # "NAME=" and the terminating NUL of the padding itself
