@@ -8,6 +8,11 @@ window), :mod:`greenbench.meters` (``RaplMeter``, ``NvmlMeter``,
 :mod:`greenbench.results` (the results schema), :mod:`greenbench.errors`.
 
 Importing greenbench loads no numpy and changes nothing in the process.
+
+PYTEST_DONT_REWRITE: pytest's assertion rewriting skips this package module (it has no assertions).  The fork
+server of ``--energy-isolate`` (greenbench.meters.counted.forkserver) is started as a module of this package, so
+the package is imported before pytest's rewriting hook exists; without the marker every job's pytest would warn
+that it cannot rewrite it.
 """
 
 from __future__ import annotations

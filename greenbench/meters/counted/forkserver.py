@@ -140,10 +140,11 @@ def _child(args: Sequence[str]) -> None:
     os.close(out)
     os.close(null)
     gc.unfreeze()
-    import pytest
+    import runpy
 
-    sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *args, nodeid]
-    raise SystemExit(pytest.console_main())
+    sys.argv = ["pytest", *args, nodeid]
+    runpy.run_module("pytest", run_name="__main__", alter_sys=True)  # as ``python -m pytest ARGS NODEID``
+    raise SystemExit(0)  # pytest's __main__ exits itself; not reached
 
 
 def serve(args: Sequence[str]) -> int:

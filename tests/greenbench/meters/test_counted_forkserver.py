@@ -105,6 +105,9 @@ def test_jobs_report_their_exit_status_and_output(tmp_path: Path) -> None:
         assert s.run("") == (0, "")  # a warm-up fork
         rc, out = s.run("test_suite.py::test_a")
         assert rc == 0 and "1 passed" in out
+        # pytest entered as ``python -m pytest`` enters it, the plugins imported through its rewriting hook:
+        # no warning a plain run would not give
+        assert "cannot be rewritten" not in out and "console_main" not in out, out
         rc, out = s.run("test_suite.py::test_fails")
         assert rc == 1 and "its own assertion" in out
         rc, out = s.run("test_suite.py::test_crashes")
