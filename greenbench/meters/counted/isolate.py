@@ -447,6 +447,9 @@ def controller_plugin(config: Any) -> Any:
                                           f"{'s' if session.testsfailed != 1 else ''} during collection")
             if session.config.option.collectonly:
                 return True
+            from greenbench.meters.counted.valgrind import stop_writing_bytecode
+
+            stop_writing_bytecode()  # collected natively (test modules cached as a plain run caches them); no more
             t0 = time.perf_counter()
             items = list(session.items)
             bs = getattr(session.config, "_benchmarksession", None)

@@ -154,13 +154,24 @@ PAD_BLOCK = 16384
 SHELL_BOOKKEEPING = frozenset({"_", "OLDPWD", "SHLVL"})
 
 
-#: set in every counted process (not in the native processes that start them): it reads Python's bytecode caches
-#: but never writes them.  Otherwise the first counted run after a checkout or an install compiles and writes
-#: the caches of what it imports first, and later runs read them: cattrs' 40 benchmarks counted with
-#: --energy-isolate in a fresh clone of greenbench differed from the 4 runs after it in all 40 (up to 1.45 %),
-#: which were identical to each other (issue #20).  What the native controller imports (the test modules, the
-#: library under test) is still cached by it, before any counted process starts.
+#: set in every counted process: it reads Python's bytecode caches but never writes them (with
+#: :func:`stop_writing_bytecode` in the native processes around it).  Otherwise the first counted run after a
+#: checkout or an install compiles what it imports first and writes the caches that later runs read: in a fresh
+#: clone of greenbench, cattrs' 40 benchmarks counted with --energy-isolate differed from the four runs after it
+#: in all 40 (up to 1.45 %), python-rapidjson's 12 in all 12 (up to 2.01 %); the later runs were identical to each
+#: other (issue #20).  In CI the baseline run is such a first run.
 COUNTED_PROCESS_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def stop_writing_bytecode() -> None:
+    """This (native) process writes no more bytecode caches: called before the counted processes start.
+
+    What it imported until then (pytest, the plugins, in a controller the collected test modules and the library
+    under test) is cached as a plain run caches it, before any counted process reads the caches; what it imports
+    later (the reports, at the end) would otherwise be cached by the first run only and read by the next one's
+    counted processes (:data:`COUNTED_PROCESS_ENV`).
+    """
+    sys.dont_write_bytecode = True
 
 
 def pad_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
@@ -299,6 +310,7 @@ def relaunch(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *, 
     CM.load_coefficients()  # a bad coefficients file too
     rounds = counted_rounds()
     warm_numba_cache(args, cwd)
+    stop_writing_bytecode()
     out_dir = tempfile.mkdtemp(prefix="greenbench-counted-")
     try:
         if isolated:

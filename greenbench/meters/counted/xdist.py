@@ -327,6 +327,9 @@ def controller_plugin(config: Any) -> Any:
     class CountedXdistController:
         @pytest.hookimpl(tryfirst=True)
         def pytest_configure(self, config: Any) -> None:
+            from greenbench.meters.counted.valgrind import stop_writing_bytecode
+
+            stop_writing_bytecode()  # before the workers start
             # after xdist's pytest_cmdline_main turned -n N into N popen specs, before its DSession reads them
             config.option.tx = popen_with_wrapper(config.getvalue("tx") or [], wrapper)
 
